@@ -1,0 +1,3 @@
+#include "bundle.h"
+
+namespace wandb_job {}  // namespace wandb_job

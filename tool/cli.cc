@@ -1,0 +1,3 @@
+#include "cli.h"
+
+namespace wandb_job {}  // namespace wandb_job

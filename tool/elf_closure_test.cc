@@ -1,0 +1,7 @@
+#include "elf_closure.h"
+
+#include <gtest/gtest.h>
+
+namespace wandb_job {
+namespace {}  // namespace
+}  // namespace wandb_job

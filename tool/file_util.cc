@@ -1,0 +1,3 @@
+#include "file_util.h"
+
+namespace wandb_job {}  // namespace wandb_job

@@ -1,0 +1,7 @@
+#include "file_util.h"
+
+#include <gtest/gtest.h>
+
+namespace wandb_job {
+namespace {}  // namespace
+}  // namespace wandb_job

@@ -1,0 +1,3 @@
+#include "hash.h"
+
+namespace wandb_job {}  // namespace wandb_job

@@ -1,0 +1,3 @@
+#include "lockfile.h"
+
+namespace wandb_job {}  // namespace wandb_job

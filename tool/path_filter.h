@@ -1,0 +1,50 @@
+// Which files go into a code artifact: gitignore-syntax rules (.wandbignore, EXCLUDE) and the
+// names that look like secrets. Pure string matching; no filesystem access.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wandb_job {
+
+/// An ordered list of gitignore-syntax patterns. The last matching pattern decides; "!" negates,
+/// a trailing "/" matches directories only, a "/" at the start or in the middle anchors the
+/// pattern to `base`, "*" and "?" do not cross "/", "**" does, "\" escapes.
+class IgnoreRules {
+ public:
+  /// Adds the lines of a .gitignore-style file whose directory is `base` (relative to the root
+  /// the paths will be given in, "" for the root). Blank lines and "#" comments are skipped.
+  void AddFile(std::string_view text, std::string_view base = "");
+  /// Adds one pattern, as if it were a line of a file in `base`.
+  void AddPattern(std::string_view pattern, std::string_view base = "");
+
+  /// True when `relpath` ("/"-separated, relative to the root) is excluded, either itself or
+  /// because one of its parent directories is (a file below an ignored directory can't be
+  /// re-included, as in git).
+  bool IsExcluded(std::string_view relpath, bool is_dir = false) const;
+
+  bool empty() const { return rules_.empty(); }
+
+ private:
+  struct Rule {
+    std::string base;
+    std::string pattern;
+    bool negate = false;
+    bool dir_only = false;
+    bool anchored = false;
+  };
+  /// nullptr-like: -1 no rule matched, 0 included, 1 excluded.
+  int Match(std::string_view relpath, bool is_dir) const;
+  std::vector<Rule> rules_;
+};
+
+/// Glob match of one gitignore-syntax pattern (no "!" or trailing "/") against a whole path.
+bool GlobMatch(std::string_view pattern, std::string_view path);
+
+/// True for names that usually hold credentials: .env and .env.*, *.pem, *.key, *.p12, *.pfx,
+/// id_rsa*, id_dsa*, id_ecdsa*, id_ed25519*, .netrc, _netrc, .npmrc, .pypirc, .git-credentials,
+/// credentials* (any directory). Decided on the file name alone.
+bool LooksLikeSecret(std::string_view relpath);
+
+}  // namespace wandb_job

@@ -1,0 +1,3 @@
+#include "publish.h"
+
+namespace wandb_job {}  // namespace wandb_job

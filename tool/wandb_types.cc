@@ -1,0 +1,3 @@
+#include "wandb_types.h"
+
+namespace wandb_job {}  // namespace wandb_job

@@ -1,0 +1,43 @@
+// W&B's naming and typing rules, exactly as the SDK applies them: the artifact-name sanitiser,
+// alias rules, W&B type JSON for input_types, and Python-compatible JSON rendering.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace wandb_job {
+
+/// wandb.util.make_artifact_name_safe: every char outside [A-Za-z0-9_.-] becomes "_"; over 128
+/// chars keeps the first 63, "..", the last 63.
+std::string MakeArtifactNameSafe(std::string_view name);
+
+/// A W&B artifact (collection) name: [A-Za-z0-9_.-]+, at most 128 characters.
+bool ValidateArtifactName(std::string_view name, std::string* err);
+/// An alias: non-empty, at most 128 characters, no "/" or ":", and not a version index "v<N>".
+bool ValidateAlias(std::string_view alias, std::string* err);
+/// A project name: at most 128 characters, none of / \ # ? % : CR LF.
+bool ValidateProjectName(std::string_view name, std::string* err);
+/// An alias made from free text (branch names in CI): invalid characters become "-", trimmed to
+/// 128 characters; a "v<N>" result gets a "-" appended.
+std::string SanitizeAlias(std::string_view text);
+
+/// W&B type JSON (typedDict/number/string/boolean/none/list/unknown, union for mixed lists) of a
+/// JSON object, as a compact JSON string; keys keep their order. `object_json` must be an object.
+bool InputTypesFromConfig(std::string_view object_json, std::string* types_json,
+                          std::string* err);
+
+/// Renders JSON text the way Python's json.dumps(obj, indent=4) does (ensure_ascii, ", " and
+/// ": " separators, insertion order kept): the bytes of W&B CLI-created wandb-job.json files.
+bool PythonIndent4(std::string_view json_text, std::string* out, std::string* err);
+
+/// Parses CONFIG "key=value" pairs into a JSON object: dotted keys nest ("model.depth=3"); a value
+/// that is valid JSON (number, true, false, null, [..], {..}, "..") keeps its type, anything else
+/// is a string. Duplicate keys and empty keys are errors.
+bool ConfigPairsToJson(const std::vector<std::string>& pairs, std::string* object_json,
+                       std::string* err);
+/// Deep-merges JSON object `overlay` into `base` (objects merge, other values replace).
+bool MergeJsonObjects(std::string_view base, std::string_view overlay, std::string* out,
+                      std::string* err);
+
+}  // namespace wandb_job

@@ -1,0 +1,7 @@
+#include "wandb_types.h"
+
+#include <gtest/gtest.h>
+
+namespace wandb_job {
+namespace {}  // namespace
+}  // namespace wandb_job
