@@ -1,0 +1,7 @@
+#include "job_views.h"
+
+#include <gtest/gtest.h>
+
+namespace wandb_job {
+namespace {}  // namespace
+}  // namespace wandb_job
