@@ -41,6 +41,12 @@ class ArtifactSink {
   /// Creates the version, or finds the one with the same digest and moves the aliases to it.
   /// Either the version is complete or, on failure, not visible at all.
   virtual bool Publish(const ArtifactUpload& upload, PublishedArtifact* out, std::string* err) = 0;
+  /// For --dry-run: the version that already holds the upload's digest, if the sink can tell.
+  virtual bool FindExisting(const ArtifactUpload& upload, PublishedArtifact* out, bool* found,
+                            std::string* err) {
+    *found = false;
+    return true;
+  }
 };
 
 struct PublishOptions {
@@ -48,6 +54,8 @@ struct PublishOptions {
 };
 
 struct JobPublishResult {
+  bool dry_run = false;
+  bool known = true;  // dry run: false when the outcome can't be told before publishing
   std::string name, entity, project;
   PublishedArtifact job;
   bool has_code = false;
