@@ -3,5 +3,114 @@
 #include <gtest/gtest.h>
 
 namespace wandb_job {
-namespace {}  // namespace
+namespace {
+
+struct StripCase {
+  const char* in;
+  const char* out;
+};
+
+const StripCase kStripCases[] = {
+    // https: every userinfo goes, the user name with the token.
+    {"https://user:ghp_secret@github.com/acme/t.git", "https://github.com/acme/t.git"},
+    {"https://ghp_secret@github.com/acme/t.git", "https://github.com/acme/t.git"},
+    {"https://gitlab-ci-token:glcbt-TOKEN@gitlab.com/g/p.git", "https://gitlab.com/g/p.git"},
+    {"https://oauth2:tok@gitlab.example.com/g/sub/p.git", "https://gitlab.example.com/g/sub/p.git"},
+    {"https://x-access-token:tok@github.com/acme/t.git", "https://github.com/acme/t.git"},
+    {"https://user:@github.com/acme/t.git", "https://github.com/acme/t.git"},
+    {"https://user:p@ss@github.com/acme/t.git", "https://github.com/acme/t.git"},
+    {"https://user:pa/ss@github.com/acme/t.git", "https://github.com/acme/t.git"},
+    {"https://user:pa/ss@github.com/acme/t.git?x=@y", "https://github.com/acme/t.git"},
+    {"https://github.com/acme/t@v1.git", "https://github.com/acme/t@v1.git"},
+    {"https://github.com/acme/t.git", "https://github.com/acme/t.git"},
+    {"https://user:tok@git.example.com:8443/acme/t.git", "https://git.example.com:8443/acme/t.git"},
+    {"HTTPS://GitHub.COM/Acme/T.git", "https://github.com/Acme/T.git"},
+    {"https://tok@github.com", "https://github.com"},
+    // Query strings and fragments carry tokens on some servers.
+    {"https://gitlab.com/g/p.git?private_token=glpat-x", "https://gitlab.com/g/p.git"},
+    {"https://gitlab.com/g/p.git#frag", "https://gitlab.com/g/p.git"},
+    {"https://gitlab.com?private_token=x", "https://gitlab.com"},
+    {"http://user:pw@git.local/p.git", "http://git.local/p.git"},
+    {"git://user:pw@Git.Kernel.org/pub/scm/git/git.git",
+     "git://git.kernel.org/pub/scm/git/git.git"},
+    // ssh: the user is part of the address, the password is not.
+    {"ssh://git@github.com/acme/t.git", "ssh://git@github.com/acme/t.git"},
+    {"ssh://git:pw@host:2222/p.git", "ssh://git@host:2222/p.git"},
+    {"ssh://:pw@host/p.git", "ssh://host/p.git"},
+    {"ssh://host/p.git", "ssh://host/p.git"},
+    {"ssh://git@GitHub.com:22/acme/t.git", "ssh://git@github.com:22/acme/t.git"},
+    {"ssh://[::1]:22/x", "ssh://[::1]:22/x"},
+    {"ssh://git@[fe80::1]:2222/x.git", "ssh://git@[fe80::1]:2222/x.git"},
+    {"git+ssh://git@github.com/acme/t.git", "git+ssh://git@github.com/acme/t.git"},
+    {"git+ssh://git:pw@github.com/acme/t.git", "git+ssh://git@github.com/acme/t.git"},
+    // scp-like.
+    {"git@github.com:acme/t.git", "git@github.com:acme/t.git"},
+    {"git@GitHub.com:Acme/t.git", "git@github.com:Acme/t.git"},
+    {"user:pw@host:org/r.git", "user@host:org/r.git"},
+    {"host:org/r.git", "host:org/r.git"},
+    {"git@host:2222/r.git", "git@host:2222/r.git"},
+    {"host:org/r@v2.git", "host:org/r@v2.git"},
+    {"[git@host:22]:r.git", "[git@host:22]:r.git"},
+    // Local: nothing to strip, nothing to normalise.
+    {"file:///srv/git/p.git", "file:///srv/git/p.git"},
+    {"file:///srv/odd?name.git", "file:///srv/odd?name.git"},
+    {"/srv/git/p.git", "/srv/git/p.git"},
+    {"../p.git", "../p.git"},
+    {"./a:b", "./a:b"},
+    {"p.git", "p.git"},
+    {"", ""},
+};
+
+TEST(RemoteUrlTest, StripUrlCredentials) {
+  for (const StripCase& c : kStripCases) {
+    EXPECT_EQ(StripUrlCredentials(c.in), c.out) << "input: " << c.in;
+  }
+}
+
+TEST(RemoteUrlTest, StrippedUrlsNeverContainTheSecrets) {
+  for (const StripCase& c : kStripCases) {
+    std::string out = StripUrlCredentials(c.in);
+    for (const char* secret : {"ghp_secret", "TOKEN", "tok@", "pw@", "private_token", ":@"}) {
+      EXPECT_EQ(out.find(secret), std::string::npos) << c.in << " -> " << out;
+    }
+  }
+}
+
+TEST(RemoteUrlTest, StripIsIdempotent) {
+  for (const StripCase& c : kStripCases) {
+    EXPECT_EQ(StripUrlCredentials(c.out), c.out) << c.out;
+  }
+}
+
+TEST(RemoteUrlTest, ClassifyRemote) {
+  EXPECT_EQ(ClassifyRemote("https://github.com/a/b.git"), RemoteKind::kHttps);
+  EXPECT_EQ(ClassifyRemote("HTTPS://github.com/a/b.git"), RemoteKind::kHttps);
+  EXPECT_EQ(ClassifyRemote("http://git.local/a.git"), RemoteKind::kHttp);
+  EXPECT_EQ(ClassifyRemote("ssh://git@host/a.git"), RemoteKind::kSsh);
+  EXPECT_EQ(ClassifyRemote("git+ssh://git@host/a.git"), RemoteKind::kSsh);
+  EXPECT_EQ(ClassifyRemote("ssh+git://host/a.git"), RemoteKind::kSsh);
+  EXPECT_EQ(ClassifyRemote("git@github.com:a/b.git"), RemoteKind::kScpLike);
+  EXPECT_EQ(ClassifyRemote("host:a.git"), RemoteKind::kScpLike);
+  EXPECT_EQ(ClassifyRemote("git://host/a.git"), RemoteKind::kGit);
+  EXPECT_EQ(ClassifyRemote("file:///srv/a.git"), RemoteKind::kLocalPath);
+  EXPECT_EQ(ClassifyRemote("/srv/a.git"), RemoteKind::kLocalPath);
+  EXPECT_EQ(ClassifyRemote("../a.git"), RemoteKind::kLocalPath);
+  EXPECT_EQ(ClassifyRemote("a.git"), RemoteKind::kLocalPath);
+  EXPECT_EQ(ClassifyRemote("./x:y"), RemoteKind::kLocalPath);
+  EXPECT_EQ(ClassifyRemote("ftp://host/a.git"), RemoteKind::kUnknown);
+  EXPECT_EQ(ClassifyRemote(""), RemoteKind::kUnknown);
+}
+
+TEST(RemoteUrlTest, AgentCanClone) {
+  EXPECT_TRUE(AgentCanClone("https://github.com/a/b.git"));
+  EXPECT_TRUE(AgentCanClone("ssh://git@github.com/a/b.git"));
+  EXPECT_TRUE(AgentCanClone("git@github.com:a/b.git"));
+  EXPECT_FALSE(AgentCanClone("http://github.com/a/b.git"));
+  EXPECT_FALSE(AgentCanClone("git://github.com/a/b.git"));
+  EXPECT_FALSE(AgentCanClone("file:///srv/a.git"));
+  EXPECT_FALSE(AgentCanClone("/srv/a.git"));
+  EXPECT_FALSE(AgentCanClone(""));
+}
+
+}  // namespace
 }  // namespace wandb_job
