@@ -3,6 +3,7 @@
 // by content. Safe under concurrent publishers and killed processes. docs/store.md has the layout.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -14,11 +15,24 @@ namespace wandb_job {
 /// $WANDB_JOB_STORE, else $XDG_DATA_HOME/wandb-job/store, else ~/.local/share/wandb-job/store.
 std::string DefaultStoreRoot();
 
+/// The store's artifact ID: base64 of "Artifact:<decimal>", the decimal derived from the
+/// collection and the artifact digest, so the same content in the same collection always gets
+/// the same ID (and a job referencing a re-published code artifact keeps its digest).
+std::string StoreArtifactId(const std::string& entity, const std::string& project,
+                            const std::string& type, const std::string& name,
+                            const std::string& digest);
+
+/// One run of a job version. The store records none yet; the views already render them.
+struct RunRecord {
+  std::string id, name, state, created_at;
+  int version_index = -1;
+};
+
 struct StoredVersion {
   std::string id;
   int index = 0;                   // vN
   std::string digest;
-  std::vector<std::string> aliases;
+  std::vector<std::string> aliases;  // "latest" first, then sorted; never "vN"
   std::string created_at;          // RFC 3339 UTC
   std::string description;
   std::string metadata;            // JSON text or ""
@@ -29,12 +43,16 @@ struct StoredCollection {
   std::string entity, project, type, name;
   std::string created_at;
   std::vector<StoredVersion> versions;  // by index
+  std::vector<RunRecord> runs;          // empty until runs are recorded
 };
+
+/// Points between the steps of JobStore::Publish(), for tests that interrupt a publish.
+enum class PublishStep { kBlobsStored, kVersionWritten, kAliasesWritten };
 
 class JobStore : public ArtifactSink {
  public:
-  /// Opens (creating when `create`) the store at `root`. An unwritable location is an error
-  /// when a write is attempted, naming the path.
+  /// Opens the store at `root` (made absolute). Nothing is created until Publish(); an
+  /// unwritable location is an error then, naming the path and WANDB_JOB_STORE.
   static bool Open(const std::string& root, std::unique_ptr<JobStore>* out, std::string* err);
 
   const std::string& root() const { return root_; }
@@ -43,20 +61,27 @@ class JobStore : public ArtifactSink {
   bool DefaultEntity(std::string* entity, std::string* err) override;
   bool Publish(const ArtifactUpload& upload, PublishedArtifact* out, std::string* err) override;
 
-  /// All collections of `type` ("" for all), sorted by entity, project, name.
+  /// All collections of `type` ("" for all) that have at least one version, sorted by entity,
+  /// project, name, type.
   bool List(const std::string& type, std::vector<StoredCollection>* out, std::string* err) const;
   /// One collection; false with err "unknown job ..." when absent.
   bool Get(const std::string& entity, const std::string& project, const std::string& type,
            const std::string& name, StoredCollection* out, std::string* err) const;
-  /// The bytes of one file of a stored version.
+  /// The bytes of one file of a stored version, checked against its digest.
   bool ReadFile(const StoredVersion& version, const std::string& path, std::string* contents,
                 std::string* err) const;
   /// Re-hashes every blob and checks every version's files exist; one line per problem.
   bool Verify(std::vector<std::string>* problems, std::string* err) const;
 
+  /// Called by Publish() at each step (the commit lock is held at kVersionWritten).
+  void SetStepHookForTesting(std::function<void(PublishStep)> hook) {
+    step_hook_ = std::move(hook);
+  }
+
  private:
   explicit JobStore(std::string root) : root_(std::move(root)) {}
   std::string root_;
+  std::function<void(PublishStep)> step_hook_;
 };
 
 }  // namespace wandb_job
