@@ -2,6 +2,187 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include "file_util.h"
+#include "log.h"
+#include "test_util.h"
+
 namespace wandb_job {
-namespace {}  // namespace
+namespace {
+
+// A project tree, a fake built target and the spec wandb_add_job() would have written.
+class BundleTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    src_ = dir_.Join("src");
+    build_ = dir_.Join("build");
+    WriteTestFile(src_, "CMakeLists.txt", "project(demo)\n");
+    WriteTestFile(src_, "train.cc", "int main() {}\n");
+    WriteTestFile(dir_.path(), "templates/Dockerfile.in",
+                  "FROM @BUILDER_IMAGE@\nRUN build @TARGET@ @TARGET_RELPATH@ @SOURCE_SUBDIR@\n");
+    WriteTestFile(build_, "train", "not an ELF file");
+    spec_ = {{"format", 1},
+             {"target", "train"},
+             {"name", ""},
+             {"entity", ""},
+             {"project", "demo"},
+             {"source", ""},
+             {"description", "a demo"},
+             {"aliases", nlohmann::json::array()},
+             {"args", {"--lr", "{lr}"}},
+             {"config", {"lr=0.01", "model.depth=3"}},
+             {"config_file", ""},
+             {"lockfiles", nlohmann::json::array()},
+             {"code_dir", ""},
+             {"exclude", nlohmann::json::array()},
+             {"dockerfile", ""},
+             {"build_context", ""},
+             {"base_image", ""},
+             {"image", ""},
+             {"extra_files", ""},
+             {"cmake",
+              {{"source_dir", src_},
+               {"binary_dir", build_},
+               {"target_source_dir", src_},
+               {"project_name", "demo"},
+               {"version", "3.25.1"},
+               {"generator", "Ninja"},
+               {"cxx_compiler_id", "GNU"},
+               {"cxx_compiler_version", "12.2.0"},
+               {"system_name", "Linux"},
+               {"system_processor", "x86_64"},
+               {"fetchcontent_base_dir", build_ + "/_deps"},
+               {"templates_dir", dir_.Join("templates")}}}};
+  }
+
+  bool Capture(const std::string& out, std::string* err) {
+    WriteTestFile(build_, "spec.json", spec_.dump());
+    BundleOptions o;
+    o.spec_path = build_ + "/spec.json";
+    o.out_dir = out;
+    o.depfile = out + ".d";
+    o.target_file = build_ + "/train";
+    o.build_type = "Release";
+    o.cxx_standard = "17";
+    return WriteBundle(o, err);
+  }
+
+  std::string Read(const std::string& path) {
+    std::string contents, err;
+    EXPECT_TRUE(ReadFile(path, &contents, &err)) << err;
+    return contents;
+  }
+
+  ScopedTempDir dir_;
+  std::string src_, build_;
+  nlohmann::json spec_;
+};
+
+TEST_F(BundleTest, ArtifactJobOutsideGit) {
+  std::string err;
+  std::string out = build_ + "/wandb-jobs/train/bundle";
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  Bundle b;
+  ASSERT_TRUE(LoadBundle(out, &b, &err)) << err;
+  EXPECT_EQ(b.source_type, "artifact");
+  EXPECT_EQ(b.job.name, "job-source-demo-train");
+  EXPECT_EQ(b.code.name, "source-demo-train");
+  EXPECT_EQ(b.job.aliases, std::vector<std::string>{"latest"});
+  ASSERT_TRUE(b.has_code);
+  EXPECT_NE(b.code.manifest.Find("train.cc"), nullptr);
+  EXPECT_NE(b.code.manifest.Find("Dockerfile.wandb"), nullptr);
+  EXPECT_NE(b.job.manifest.Find("requirements.frozen.txt"), nullptr);
+  EXPECT_NE(b.job.manifest.Find("wandb-job.lock.json"), nullptr);
+  EXPECT_EQ(b.job.manifest.Find("diff.patch"), nullptr);
+  EXPECT_EQ(b.entrypoint, (std::vector<std::string>{"/usr/local/bin/train", "--lr", "0.01"}));
+
+  nlohmann::ordered_json job = nlohmann::ordered_json::parse(Read(out + "/job/wandb-job.json"));
+  EXPECT_EQ(job["_version"], "0.17.0");  // dockerfile is set
+  EXPECT_EQ(job["source"]["artifact"], "wandb-artifact://_id/@WANDB_JOB_CODE_ARTIFACT_ID@");
+  EXPECT_EQ(job["source"]["dockerfile"], "Dockerfile.wandb");
+  EXPECT_EQ(job["input_types"]["params"]["type_map"]["model"]["params"]["type_map"]["depth"]
+                ["wb_type"],
+            "number");
+  std::string dockerfile = Read(out + "/code/Dockerfile.wandb");
+  EXPECT_NE(dockerfile.find("RUN build train train "), std::string::npos) << dockerfile;
+
+  std::string depfile = Read(out + ".d");
+  EXPECT_NE(depfile.find(src_ + "/train.cc"), std::string::npos) << depfile;
+  EXPECT_NE(depfile.find(build_ + "/train"), std::string::npos) << depfile;
+}
+
+TEST_F(BundleTest, SameInputsSameBytesInAnotherBuildDirectory) {
+  std::string err;
+  ASSERT_TRUE(Capture(dir_.Join("one/bundle"), &err)) << err;
+  ASSERT_TRUE(Capture(dir_.Join("two/bundle"), &err)) << err;
+  for (const char* f : {"bundle.json", "job.manifest.json", "code.manifest.json",
+                        "job/wandb-job.json", "job/wandb-job.lock.json"}) {
+    EXPECT_EQ(Read(dir_.Join(std::string("one/bundle/") + f)),
+              Read(dir_.Join(std::string("two/bundle/") + f)))
+        << f;
+  }
+  std::string all = Read(dir_.Join("one/bundle/bundle.json")) +
+                    Read(dir_.Join("one/bundle/job/wandb-job.lock.json"));
+  EXPECT_EQ(all.find(dir_.path()), std::string::npos) << all;
+}
+
+TEST_F(BundleTest, RepoJobFromGitRemote) {
+  MakeTestRepo(src_, {});
+  RunShell(src_, "git remote add origin https://user:s3cret@github.com/acme/demo.git");
+  std::string err;
+  std::string out = dir_.Join("bundle");
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  Bundle b;
+  ASSERT_TRUE(LoadBundle(out, &b, &err)) << err;
+  EXPECT_EQ(b.source_type, "repo");
+  EXPECT_EQ(b.job.name, "job-https___github.com_acme_demo.git_train");
+  EXPECT_FALSE(b.has_code);
+  std::string job = Read(out + "/job/wandb-job.json");
+  EXPECT_EQ(job.find("s3cret"), std::string::npos);
+  EXPECT_NE(job.find("\"remote\": \"https://github.com/acme/demo.git\""), std::string::npos)
+      << job;
+  EXPECT_EQ(job.rfind("{\n    \"_version\": \"v0\",\n    \"source_type\": \"repo\",", 0), 0u)
+      << job;
+}
+
+TEST_F(BundleTest, Errors) {
+  std::string err;
+  spec_["args"] = {"--x", "{missing}"};
+  EXPECT_FALSE(Capture(dir_.Join("b1"), &err));
+  EXPECT_NE(err.find("{missing}"), std::string::npos) << err;
+  EXPECT_FALSE(FileExists(dir_.Join("b1")));
+
+  spec_["args"] = nlohmann::json::array();
+  spec_["source"] = "repo";
+  EXPECT_FALSE(Capture(dir_.Join("b2"), &err));
+  EXPECT_NE(err.find("SOURCE repo needs a git repository"), std::string::npos) << err;
+
+  spec_["source"] = "";
+  WriteTestFile(src_, "Dockerfile.wandb", "FROM x\n");
+  EXPECT_FALSE(Capture(dir_.Join("b3"), &err));
+  EXPECT_NE(err.find("Dockerfile.wandb already exists"), std::string::npos) << err;
+
+  WriteTestFile(src_, "config.json", "[1, 2]");
+  spec_["config_file"] = src_ + "/config.json";
+  EXPECT_FALSE(Capture(dir_.Join("b4"), &err));
+  EXPECT_NE(err.find("is not a JSON object"), std::string::npos) << err;
+}
+
+TEST_F(BundleTest, LoadRejectsDamage) {
+  std::string err;
+  std::string out = dir_.Join("bundle");
+  Bundle b;
+  EXPECT_FALSE(LoadBundle(out, &b, &err));
+  EXPECT_NE(err.find("does not exist"), std::string::npos) << err;
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  WriteTestFile(out, "code/train.cc", "changed size");
+  EXPECT_FALSE(LoadBundle(out, &b, &err));
+  EXPECT_NE(err.find("manifest says"), std::string::npos) << err;
+  WriteTestFile(out, "bundle.json", "{\"format\": \"other\"}");
+  EXPECT_FALSE(LoadBundle(out, &b, &err));
+  EXPECT_NE(err.find("damaged"), std::string::npos) << err;
+}
+
+}  // namespace
 }  // namespace wandb_job

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "test_util.h"
 
 namespace wandb_job {
@@ -21,7 +23,8 @@ TEST(HashTest, StreamingEqualsOneShot) {
 }
 
 TEST(HashTest, Base64RoundTrip) {
-  for (std::string s : {"", "a", "ab", "abc", "abcd", std::string("\0\xff\x10", 3)}) {
+  for (const std::string& s : std::vector<std::string>{"", "a", "ab", "abc", "abcd",
+                                                     std::string("\0\xff\x10", 3)}) {
     std::string back;
     ASSERT_TRUE(Base64Decode(Base64Encode(s), &back)) << s;
     EXPECT_EQ(back, s);

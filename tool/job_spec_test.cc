@@ -2,6 +2,100 @@
 
 #include <gtest/gtest.h>
 
+#include "artifact_manifest.h"
+#include "hash.h"
+
 namespace wandb_job {
-namespace {}  // namespace
+namespace {
+
+TEST(JobDefinitionTest, RepoJobMatchesTheCliLayout) {
+  JobDefinition d;
+  d.source_type = "repo";
+  d.git_remote = "https://github.com/acme/trainer.git";
+  d.git_commit = "89abcdef0123456789abcdef0123456789abcdef";
+  d.entrypoint = {"python", "train.py"};
+  d.build_context = "jobs/train";
+  d.dockerfile = "Dockerfile.wandb";
+  d.runtime = "3.11";
+  // Worked example B of the protocol notes, as json.dumps(indent=4) renders it.
+  const char* expected = R"({
+    "_version": "0.17.0",
+    "source_type": "repo",
+    "source": {
+        "git": {
+            "remote": "https://github.com/acme/trainer.git",
+            "commit": "89abcdef0123456789abcdef0123456789abcdef"
+        },
+        "entrypoint": [
+            "python",
+            "train.py"
+        ],
+        "notebook": false,
+        "build_context": "jobs/train",
+        "dockerfile": "Dockerfile.wandb"
+    },
+    "input_types": {
+        "wb_type": "typedDict",
+        "params": {
+            "type_map": {}
+        }
+    },
+    "output_types": {
+        "wb_type": "typedDict",
+        "params": {
+            "type_map": {}
+        }
+    },
+    "runtime": "3.11"
+})";
+  EXPECT_EQ(d.ToJson(), expected);
+}
+
+TEST(JobDefinitionTest, ArtifactJobKeyOrderAndVersion) {
+  JobDefinition d;
+  d.source_type = "artifact";
+  d.entrypoint = {"bash", "run.sh"};
+  d.artifact = "wandb-artifact://_id/QXJ0aWZhY3Q6OTg3NjU0MzIx";
+  d.base_image = "ubuntu:24.04";
+  d.runtime = "3.11";
+  std::string json = d.ToJson();
+  EXPECT_EQ(json.rfind("{\n    \"_version\": \"v0\",", 0), 0u) << json;  // base_image alone
+  size_t entry = json.find("\"entrypoint\"");
+  size_t notebook = json.find("\"notebook\"");
+  size_t artifact = json.find("\"artifact\":");
+  size_t base = json.find("\"base_image\"");
+  EXPECT_LT(entry, notebook);
+  EXPECT_LT(notebook, artifact);
+  EXPECT_LT(artifact, base);
+}
+
+TEST(JobDefinitionTest, RoundTrip) {
+  JobDefinition d;
+  d.source_type = "image";
+  d.image = "ghcr.io/acme/trainer:1.4.2";
+  JobDefinition back;
+  std::string err;
+  ASSERT_TRUE(JobDefinition::FromJson(d.ToJson(), &back, &err)) << err;
+  EXPECT_EQ(back.image, d.image);
+  EXPECT_EQ(back.ToJson(), d.ToJson());
+  EXPECT_FALSE(JobDefinition::FromJson("[]", &back, &err));
+}
+
+TEST(JobInputSpecTest, ParsesAndRejects) {
+  JobInputSpec s;
+  std::string err;
+  ASSERT_TRUE(JobInputSpec::FromJson(
+      R"({"format":1,"target":"t","aliases":["a"],"extra_files":"/x/a;/x/b",
+          "cmake":{"source_dir":"/s","binary_dir":"/b"}})",
+      &s, &err))
+      << err;
+  EXPECT_EQ(s.target, "t");
+  EXPECT_EQ(s.aliases, std::vector<std::string>{"a"});
+  EXPECT_EQ(s.extra_files, (std::vector<std::string>{"/x/a", "/x/b"}));
+  EXPECT_FALSE(JobInputSpec::FromJson(R"({"format":2})", &s, &err));
+  EXPECT_NE(err.find("re-run cmake"), std::string::npos);
+  EXPECT_FALSE(JobInputSpec::FromJson("not json", &s, &err));
+}
+
+}  // namespace
 }  // namespace wandb_job

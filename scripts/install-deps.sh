@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what building and testing wandb-job needs on Debian 12 (bookworm), from Debian's own
+# packages. Safe to run again. Runs apt-get through sudo when not root.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ make pkg-config git patch python3
+  libgit2-dev nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libarchive-dev libcli11-dev
+  zlib1g-dev libdeflate-dev
+  # tests
+  libgtest-dev
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+sudo=""
+if [ "$(id -u)" -ne 0 ]; then
+  sudo="sudo"
+fi
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "installed: ${missing[*]}"
