@@ -339,24 +339,24 @@ bool ReadDiff(git_repository* repo, const GitOptions& options, GitState* state, 
 
 /// True when HEAD is reachable from some refs/remotes/* or refs/tags/* commit. An ancestry
 /// question that cannot be answered (shallow history) counts as "no", without failing.
-bool OnRemoteBranch(git_repository* repo, const std::string& commit_hex) {
+bool OnRemoteBranch(git_repository* repo, const std::string& commit_hex, int64_t commit_time) {
   git_oid head;
-  if (git_oid_fromstr(&head, commit_hex.c_str()) < 0) {
-    IgnoreGitError();
-    return false;
-  }
   git_reference_iterator* raw = nullptr;
-  if (git_reference_iterator_new(&raw, repo) < 0) {
+  if (git_oid_fromstr(&head, commit_hex.c_str()) < 0 ||
+      git_reference_iterator_new(&raw, repo) < 0) {
     IgnoreGitError();
     return false;
   }
   RefIterPtr iter(raw);
+  // Remote-tracking branches first (the usual answer), then tags; each commit once.
+  std::vector<git_oid> remotes;
+  std::vector<git_oid> tags;
   git_reference* raw_ref = nullptr;
-  bool found = false;
-  while (!found && git_reference_next(&raw_ref, iter.get()) == 0) {
+  while (git_reference_next(&raw_ref, iter.get()) == 0) {
     RefPtr ref(raw_ref);
     std::string name = git_reference_name(ref.get());
-    if (name.rfind("refs/remotes/", 0) != 0 && name.rfind("refs/tags/", 0) != 0) {
+    bool remote = name.rfind("refs/remotes/", 0) == 0;
+    if (!remote && name.rfind("refs/tags/", 0) != 0) {
       continue;
     }
     git_object* obj = nullptr;
@@ -365,11 +365,28 @@ bool OnRemoteBranch(git_repository* repo, const std::string& commit_hex) {
       continue;
     }
     ObjectPtr target(obj);
-    const git_oid* id = git_object_id(target.get());
-    found = git_oid_equal(id, &head) || git_graph_descendant_of(repo, id, &head) == 1;
+    // A descendant is (up to clock skew) not older than HEAD: skipping old tags keeps the
+    // check cheap for an unpushed commit in a repository with thousands of tags.
+    constexpr int64_t kSkew = 24 * 3600;
+    if (git_commit_time(reinterpret_cast<git_commit*>(target.get())) + kSkew < commit_time) {
+      continue;
+    }
+    (remote ? remotes : tags).push_back(*git_object_id(target.get()));
   }
   IgnoreGitError();
-  return found;
+  auto less = [](const git_oid& a, const git_oid& b) { return git_oid_cmp(&a, &b) < 0; };
+  auto same = [](const git_oid& a, const git_oid& b) { return git_oid_equal(&a, &b) != 0; };
+  for (std::vector<git_oid>* tips : {&remotes, &tags}) {
+    std::sort(tips->begin(), tips->end(), less);
+    tips->erase(std::unique(tips->begin(), tips->end(), same), tips->end());
+    for (const git_oid& tip : *tips) {
+      if (git_oid_equal(&tip, &head) || git_graph_descendant_of(repo, &tip, &head) == 1) {
+        return true;
+      }
+      IgnoreGitError();  // missing parents in a shallow clone: unknown
+    }
+  }
+  return false;
 }
 
 void CollectInputs(git_repository* repo, GitState* state) {
@@ -464,7 +481,7 @@ GitStatus ReadGitState(const std::string& dir, const GitOptions& options, GitSta
     return GitStatus::kError;
   }
   if (!state.commit.empty()) {
-    state.on_remote_branch = OnRemoteBranch(repo.get(), state.commit);
+    state.on_remote_branch = OnRemoteBranch(repo.get(), state.commit, state.commit_time);
     if (!state.on_remote_branch && !state.remote_name.empty()) {
       Warning(
           "commit %s is on no remote-tracking branch or tag: W&B's agent cannot clone it "

@@ -10,22 +10,23 @@
 namespace wandb_job {
 
 struct GitState {
-  std::string root;        // absolute path of the work tree
-  std::string commit;      // 40-hex HEAD commit; empty when HEAD is unborn
-  int64_t commit_time = 0; // committer time of HEAD (seconds since the epoch); 0 when unborn
-  std::string branch;      // short branch name; empty when detached
+  std::string root;         // absolute path of the work tree
+  std::string commit;       // 40-hex HEAD commit; empty when HEAD is unborn
+  int64_t commit_time = 0;  // committer time of HEAD (seconds since the epoch); 0 when unborn
+  std::string branch;       // short branch name; empty when detached
   bool detached = false;
   bool unborn = false;
   bool shallow = false;
-  bool worktree = false;   // a linked worktree (.git is a file)
-  std::string remote_name; // the remote chosen (see ReadGitState); empty when none
-  std::string remote_url;  // its URL with credentials removed (StripUrlCredentials)
-  bool dirty = false;      // tracked files differ from HEAD (index or work tree)
-  std::string patch;       // `git diff HEAD --submodule=diff` of tracked files, a/ b/ prefixes
+  bool worktree = false;    // a linked worktree (.git is a file)
+  std::string remote_name;  // the remote chosen (see ReadGitState); empty when none
+  std::string remote_url;   // its URL with credentials removed (StripUrlCredentials)
+  bool dirty = false;       // tracked files differ from HEAD (index or work tree)
+  std::string patch;        // `git diff HEAD --submodule=diff` of tracked files, a/ b/ prefixes
   bool patch_truncated = false;   // over the size cap: patch is empty and a warning was issued
   bool on_remote_branch = false;  // HEAD is reachable from some remote-tracking branch or tag
   /// Files that decide this state; a change to any re-runs the bundle step (depfile inputs):
-  /// HEAD, the branch's loose ref or packed-refs, the index, shallow; only files that exist.
+  /// HEAD, the branch's loose ref or packed-refs, the index, shallow, the config (remote URL,
+  /// upstream) and the loose remote-tracking ref <remote>/<branch>; only files that exist.
   std::vector<std::string> inputs;
 };
 
@@ -40,7 +41,8 @@ struct GitOptions {
 enum class GitStatus { kOk, kNotARepository, kError };
 
 /// Opens the repository containing `dir` (searching upwards, worktrees and .git files included).
-/// kNotARepository is a normal state: the caller falls back to a plain directory.
+/// kNotARepository is a normal state: the caller falls back to a plain directory. Issues
+/// Warning()s for binary changes, an oversized patch, an ambiguous remote and an unpushed HEAD.
 GitStatus ReadGitState(const std::string& dir, const GitOptions& options, GitState* out,
                        std::string* err);
 
@@ -51,7 +53,8 @@ GitStatus ReadGitState(const std::string& dir, const GitOptions& options, GitSta
 bool ListWorkTreeFiles(const std::string& root, const std::string& subdir,
                        std::vector<std::string>* files, std::string* err);
 
-/// Ref of remote-tracking branch that would appear in a W&B git job ("origin/main"), for messages.
+/// Ref of remote-tracking branch that would appear in a W&B git job ("origin/main"), for messages;
+/// "origin (detached at abc1234)" when detached, "" without a remote.
 std::string DescribeRemoteBranch(const GitState& state);
 
 }  // namespace wandb_job
