@@ -39,7 +39,8 @@ class IgnoreRules {
   std::vector<Rule> rules_;
 };
 
-/// Glob match of one gitignore-syntax pattern (no "!" or trailing "/") against a whole path.
+/// Glob match of one gitignore-syntax pattern (no "!" or trailing "/") against a whole path, as
+/// git's match_pathname() does it (literal prefix compared first; see path_filter.cc).
 bool GlobMatch(std::string_view pattern, std::string_view path);
 
 /// True for names that usually hold credentials: .env and .env.*, *.pem, *.key, *.p12, *.pfx,
