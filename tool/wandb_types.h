@@ -24,19 +24,33 @@ std::string SanitizeAlias(std::string_view text);
 
 /// W&B type JSON (typedDict/number/string/boolean/none/list/unknown, union for mixed lists) of a
 /// JSON object, as a compact JSON string; keys keep their order. `object_json` must be an object.
-bool InputTypesFromConfig(std::string_view object_json, std::string* types_json,
-                          std::string* err);
+/// Follows wandb-core (Go): "_wandb" keys are dropped at every level; a list's element type is
+/// that of its last element of each type name, and several type names give a union. Go orders
+/// the union randomly; we list the types in the order they first appear, for stable digests.
+bool InputTypesFromConfig(std::string_view object_json, std::string* types_json, std::string* err);
 
-/// Renders JSON text the way Python's json.dumps(obj, indent=4) does (ensure_ascii, ", " and
-/// ": " separators, insertion order kept): the bytes of W&B CLI-created wandb-job.json files.
+/// A JSON string literal (quotes included) as Python's json.dumps writes it with ensure_ascii:
+/// non-ASCII as lowercase \uXXXX (surrogate pairs above U+FFFF), DEL as \u007f, "/" unescaped.
+/// Bytes that are not valid UTF-8 become \ufffd.
+std::string PythonJsonString(std::string_view utf8);
+
+/// Renders JSON text the way Python's json.dumps(obj, indent=4) does (ensure_ascii, "," and
+/// ": " separators, insertion order kept, empty {} and [] compact, no trailing newline): the bytes
+/// of W&B CLI-created wandb-job.json files. Integers keep all their digits, floats print like
+/// Python's repr(), a repeated key keeps its first position and its last value. Numbers that
+/// overflow a double are rejected (Python would print Infinity), as are NaN and Infinity literals
+/// and lone surrogate escapes.
 bool PythonIndent4(std::string_view json_text, std::string* out, std::string* err);
 
 /// Parses CONFIG "key=value" pairs into a JSON object: dotted keys nest ("model.depth=3"); a value
 /// that is valid JSON (number, true, false, null, [..], {..}, "..") keeps its type, anything else
-/// is a string. Duplicate keys and empty keys are errors.
+/// is a string. Keys are segments [A-Za-z_][A-Za-z0-9_-]* joined by "."; keys keep the order of
+/// first appearance. Duplicate keys, empty or malformed keys, and a key that is both a value and
+/// a parent ("a=1" with "a.b=2") are errors naming the pair.
 bool ConfigPairsToJson(const std::vector<std::string>& pairs, std::string* object_json,
                        std::string* err);
-/// Deep-merges JSON object `overlay` into `base` (objects merge, other values replace).
+/// Deep-merges JSON object `overlay` into `base` (objects merge, other values replace, null
+/// included; new keys go after base's). Output is compact JSON.
 bool MergeJsonObjects(std::string_view base, std::string_view overlay, std::string* out,
                       std::string* err);
 
