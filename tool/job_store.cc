@@ -284,8 +284,8 @@ CollectionPaths PathsOf(const std::string& root, const std::string& entity,
                         const std::string& project, const std::string& type,
                         const std::string& name) {
   CollectionPaths p;
-  p.dir = root + "/entities/" + entity + "/projects/" + project + "/collections/" + type + "/" +
-          name;
+  p.dir =
+      root + "/entities/" + entity + "/projects/" + project + "/collections/" + type + "/" + name;
   p.collection_json = p.dir + "/collection.json";
   p.versions_dir = p.dir + "/versions";
   p.aliases_json = p.dir + "/aliases.json";
@@ -454,9 +454,8 @@ bool StoreBlob(const std::string& root, const ArtifactUpload& upload, const Mani
   std::string actual = md5.Finish();
   if (HexEncode(actual) != hex || size != entry.size) {
     *err = "file " + Quote(entry.path) + " does not match the manifest (md5 " +
-           Base64Encode(actual) + ", " + std::to_string(size) + " bytes; expected " +
-           entry.digest + ", " + std::to_string(entry.size) +
-           " bytes): the bundle is damaged, rebuild it";
+           Base64Encode(actual) + ", " + std::to_string(size) + " bytes; expected " + entry.digest +
+           ", " + std::to_string(entry.size) + " bytes): the bundle is damaged, rebuild it";
     return false;
   }
   if (!exists && !file.Commit(&why, 0444)) {
@@ -765,8 +764,7 @@ bool JobStore::ReadFile(const StoredVersion& version, const std::string& path,
     return false;
   }
   if (contents->size() != entry->size || Md5Hex(*contents) != hex) {
-    *err = "blob " + blob + " of file " + Quote(path) +
-           " is damaged";
+    *err = "blob " + blob + " of file " + Quote(path) + " is damaged";
     return false;
   }
   return true;
@@ -879,9 +877,9 @@ bool JobStore::Verify(std::vector<std::string>* problems, std::string* err) cons
           }
           for (const auto& [alias, index] : aliases) {
             if (!indexes.count(index)) {
-              problem(crel + "/aliases.json",
-                      "alias " + Quote(alias) + " points to missing version v" +
-                          std::to_string(index));
+              problem(
+                  crel + "/aliases.json",
+                  "alias " + Quote(alias) + " points to missing version v" + std::to_string(index));
             }
           }
         }

@@ -30,13 +30,13 @@ struct RunRecord {
 
 struct StoredVersion {
   std::string id;
-  int index = 0;                   // vN
+  int index = 0;  // vN
   std::string digest;
   std::vector<std::string> aliases;  // "latest" first, then sorted; never "vN"
-  std::string created_at;          // RFC 3339 UTC
+  std::string created_at;            // RFC 3339 UTC
   std::string description;
-  std::string metadata;            // JSON text or ""
-  ArtifactManifest manifest;       // with birth artifact IDs
+  std::string metadata;       // JSON text or ""
+  ArtifactManifest manifest;  // with birth artifact IDs
 };
 
 struct StoredCollection {

@@ -130,14 +130,13 @@ TEST_F(JobStoreTest, SameContentIsDeduplicated) {
 
 TEST_F(JobStoreTest, NewContentIsTheNextVersionAndAliasesMove) {
   PublishedArtifact v0, v1;
-  ASSERT_TRUE(store_->Publish(
-      MakeUpload(tmp_.Join("a"), {{"a.txt", "same"}, {"b.txt", "one"}}, "job-train",
-                 {"prod", "latest"}),
-      &v0, &err_))
+  ASSERT_TRUE(store_->Publish(MakeUpload(tmp_.Join("a"), {{"a.txt", "same"}, {"b.txt", "one"}},
+                                         "job-train", {"prod", "latest"}),
+                              &v0, &err_))
       << err_;
   ASSERT_TRUE(store_->Publish(
-      MakeUpload(tmp_.Join("b"), {{"a.txt", "same"}, {"b.txt", "two"}}, "job-train", {"prod"}),
-      &v1, &err_))
+      MakeUpload(tmp_.Join("b"), {{"a.txt", "same"}, {"b.txt", "two"}}, "job-train", {"prod"}), &v1,
+      &err_))
       << err_;
   EXPECT_TRUE(v1.created);
   EXPECT_EQ(v1.version_index, 1);
@@ -152,10 +151,13 @@ TEST_F(JobStoreTest, NewContentIsTheNextVersionAndAliasesMove) {
   EXPECT_EQ(c.versions[1].manifest.Find("a.txt")->birth_artifact_id, v0.id);
   EXPECT_EQ(c.versions[1].manifest.Find("b.txt")->birth_artifact_id, v1.id);
   std::vector<std::string> blobs;
-  WalkDirectory(root_ + "/blobs/md5", [&](const DirEntry& e) {
-    blobs.push_back(e.relpath);
-    return true;
-  }, &err_);
+  WalkDirectory(
+      root_ + "/blobs/md5",
+      [&](const DirEntry& e) {
+        blobs.push_back(e.relpath);
+        return true;
+      },
+      &err_);
   EXPECT_EQ(blobs.size(), 3u);  // "same" is stored once
   EXPECT_TRUE(Problems(*store_).empty());
 }
@@ -196,7 +198,8 @@ TEST_F(JobStoreTest, IdsAreDeterministicPerCollectionAndDigest) {
   // A pinned value: the ID is part of the store's stable format.
   EXPECT_EQ(StoreArtifactId("e", "p", "code", "n", "244c29bcfadec71eb43696d7be373291"),
             StoreArtifactId("e", "p", "code", "n", "244c29bcfadec71eb43696d7be373291"));
-  EXPECT_NE(StoreArtifactId("e", "p", "code", "n", "0"), StoreArtifactId("e", "p", "job", "n", "0"));
+  EXPECT_NE(StoreArtifactId("e", "p", "code", "n", "0"),
+            StoreArtifactId("e", "p", "job", "n", "0"));
 }
 
 TEST_F(JobStoreTest, InlineFilesReplaceFilesOnDisk) {
@@ -256,13 +259,21 @@ TEST_F(JobStoreTest, InvalidUploadsAreRejectedBeforeWriting) {
       {[](ArtifactUpload* u) { u->aliases = {"a/b"}; }, "invalid alias 'a/b'"},
       {[](ArtifactUpload* u) { u->metadata = "[1]"; }, "metadata is not a JSON object"},
       {[](ArtifactUpload* u) { u->metadata = "{"; }, "metadata is not a JSON object"},
-      {[](ArtifactUpload* u) { u->manifest.Add({"../x", Md5Base64(""), 0, ""}); },
+      {[](ArtifactUpload* u) {
+         u->manifest.Add({"../x", Md5Base64(""), 0, ""});
+       },
        "unsafe file path '../x'"},
-      {[](ArtifactUpload* u) { u->manifest.Add({"a//b", Md5Base64(""), 0, ""}); },
+      {[](ArtifactUpload* u) {
+         u->manifest.Add({"a//b", Md5Base64(""), 0, ""});
+       },
        "unsafe file path 'a//b'"},
-      {[](ArtifactUpload* u) { u->manifest.Add({"/etc/passwd", Md5Base64(""), 0, ""}); },
+      {[](ArtifactUpload* u) {
+         u->manifest.Add({"/etc/passwd", Md5Base64(""), 0, ""});
+       },
        "unsafe file path '/etc/passwd'"},
-      {[](ArtifactUpload* u) { u->manifest.Add({"x", "nope", 0, ""}); },
+      {[](ArtifactUpload* u) {
+         u->manifest.Add({"x", "nope", 0, ""});
+       },
        "file 'x': invalid digest 'nope'"},
       {[](ArtifactUpload* u) { u->inline_files["stray"] = ""; }, "file 'stray' is not in"},
   };
@@ -302,8 +313,8 @@ TEST_F(JobStoreTest, ReadOnlyStoreIsAClearError) {
   ASSERT_TRUE(MakeDirs(ro, &err_)) << err_;
   chmod(ro.c_str(), 0555);
   PublishedArtifact out;
-  ASSERT_FALSE(OpenStore(ro + "/store")->Publish(MakeUpload(tmp_.Join("a"), {{"f", "x"}}), &out,
-                                                 &err_));
+  ASSERT_FALSE(
+      OpenStore(ro + "/store")->Publish(MakeUpload(tmp_.Join("a"), {{"f", "x"}}), &out, &err_));
   EXPECT_NE(err_.find("cannot write the job store at " + ro + "/store"), std::string::npos);
   EXPECT_NE(err_.find("WANDB_JOB_STORE"), std::string::npos) << err_;
   chmod(ro.c_str(), 0755);
@@ -393,8 +404,8 @@ TEST_F(JobStoreTest, ListIsSortedAndFiltersByType) {
   for (const StoredCollection& c : all) {
     names.push_back(c.entity + "/" + c.project + "/" + c.name);
   }
-  EXPECT_EQ(names, (std::vector<std::string>{"acme/proj/job-z", "local/proj/job-a",
-                                             "local/proj/job-b"}));
+  EXPECT_EQ(names,
+            (std::vector<std::string>{"acme/proj/job-z", "local/proj/job-a", "local/proj/job-b"}));
   ASSERT_TRUE(store_->List("", &all, &err_)) << err_;
   EXPECT_EQ(all.size(), 4u);
   EXPECT_EQ(all[1].type, "code");
@@ -427,8 +438,8 @@ TEST_F(JobStoreTest, ReadFileChecksTheBlob) {
 
 TEST_F(JobStoreTest, VerifyReportsEveryKindOfDamage) {
   PublishedArtifact out;
-  ASSERT_TRUE(store_->Publish(MakeUpload(tmp_.Join("a"), {{"f", "data"}, {"g", "more"}}), &out,
-                              &err_))
+  ASSERT_TRUE(
+      store_->Publish(MakeUpload(tmp_.Join("a"), {{"f", "data"}, {"g", "more"}}), &out, &err_))
       << err_;
   // Orphan temporary files from killed writers are ignored.
   WriteTestFile(root_, "blobs/md5/.tmp.0123.abc", "partial");
@@ -456,8 +467,7 @@ TEST_F(JobStoreTest, VerifyReportsEveryKindOfDamage) {
             std::string::npos)
       << all;
   EXPECT_NE(all.find("file 'g': blob " + Md5Hex("more") + " is missing"), std::string::npos);
-  EXPECT_NE(all.find("aliases.json: alias 'gone' points to missing version v7"),
-            std::string::npos)
+  EXPECT_NE(all.find("aliases.json: alias 'gone' points to missing version v7"), std::string::npos)
       << all;
 
   WriteTestFile(CollectionDir(root_), "versions/v0.json", "{");
@@ -506,12 +516,10 @@ int PublishAndDieAt(const std::string& root, const ArtifactUpload& upload, Publi
 
 TEST_F(JobStoreTest, KilledPublishLeavesAReadableStoreAndARerunConverges) {
   PublishedArtifact out;
-  ASSERT_TRUE(store_->Publish(MakeUpload(tmp_.Join("a"), {{"f", "one"}}, "job-train",
-                                         {"latest", "prod"}),
-                              &out, &err_))
+  ASSERT_TRUE(store_->Publish(
+      MakeUpload(tmp_.Join("a"), {{"f", "one"}}, "job-train", {"latest", "prod"}), &out, &err_))
       << err_;
-  ArtifactUpload next = MakeUpload(tmp_.Join("b"), {{"f", "two"}}, "job-train",
-                                   {"latest", "prod"});
+  ArtifactUpload next = MakeUpload(tmp_.Join("b"), {{"f", "two"}}, "job-train", {"latest", "prod"});
 
   // Killed after the blobs: nothing new is visible.
   ASSERT_EQ(PublishAndDieAt(root_, next, PublishStep::kBlobsStored), 9);
@@ -562,9 +570,8 @@ int PublishConcurrently(const std::string& root, const std::vector<ArtifactUploa
       std::unique_ptr<JobStore> store;
       std::string err;
       PublishedArtifact out;
-      bool ok = OnFreshThread([&] {
-        return JobStore::Open(root, &store, &err) && store->Publish(upload, &out, &err);
-      });
+      bool ok = OnFreshThread(
+          [&] { return JobStore::Open(root, &store, &err) && store->Publish(upload, &out, &err); });
       if (!ok) {
         fprintf(stderr, "publisher %d: %s\n", static_cast<int>(getpid()), err.c_str());
       }
