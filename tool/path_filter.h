@@ -15,6 +15,8 @@ class IgnoreRules {
  public:
   /// Adds the lines of a .gitignore-style file whose directory is `base` (relative to the root
   /// the paths will be given in, "" for the root). Blank lines and "#" comments are skipped.
+  /// Its rules apply only to paths below `base`. As in git, a deeper file overrides its parents:
+  /// add the files of parent directories first.
   void AddFile(std::string_view text, std::string_view base = "");
   /// Adds one pattern, as if it were a line of a file in `base`.
   void AddPattern(std::string_view pattern, std::string_view base = "");
@@ -45,7 +47,7 @@ bool GlobMatch(std::string_view pattern, std::string_view path);
 
 /// True for names that usually hold credentials: .env and .env.*, *.pem, *.key, *.p12, *.pfx,
 /// id_rsa*, id_dsa*, id_ecdsa*, id_ed25519*, .netrc, _netrc, .npmrc, .pypirc, .git-credentials,
-/// credentials* (any directory). Decided on the file name alone.
+/// credentials* (any directory). Decided on the file name alone, ignoring ASCII case.
 bool LooksLikeSecret(std::string_view relpath);
 
 }  // namespace wandb_job
