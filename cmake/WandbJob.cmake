@@ -1,4 +1,593 @@
+# This file is part of wandb-job and is distributed under the same license as the project.
+
+#[===[.rst:
+WandbJob
+--------
+
+Turn a CMake executable target into a Weights & Biases Launch job.
+
+The module only validates arguments, computes paths, writes a job input spec and declares build
+steps. Nothing is done at configure time: no git, no hashing, no network, no file reads beyond
+existence checks. At build time the ``wandb-job`` helper captures the job into a *bundle* directory
+(git state, code, lockfiles, the runtime closure of the target) and, on request only, publishes it.
+
+.. code-block:: cmake
+
+  find_package(WandbJob CONFIG REQUIRED)   # or add_subdirectory/FetchContent, or include(WandbJob)
+  add_executable(train train.cpp)
+  wandb_add_job(train PROJECT mnist CONFIG lr=0.01 batch_size=32
+                ARGS --lr {lr} --batch {batch_size})
+
+.. code-block:: sh
+
+  cmake --build build --target train-wandb-job   # capture, offline
+  cmake --build build --target job-publish       # publish every job of the project
+
+.. command:: wandb_add_job
+
+  .. code-block:: cmake
+
+    wandb_add_job(<target>
+                  [NAME <name>] [ENTITY <entity>] [PROJECT <project>]
+                  [SOURCE repo|artifact|image] [ALIASES <alias>...]
+                  [DESCRIPTION <text>] [ARGS <arg>...]
+                  [CONFIG <key>=<value>...] [CONFIG_FILE <file.json>]
+                  [LOCKFILES <file>...] [CODE_DIR <dir>] [EXCLUDE <glob>...]
+                  [DOCKERFILE <path>] [BUILD_CONTEXT <dir>] [BASE_IMAGE <ref>]
+                  [IMAGE <ref>] [ALL])
+
+  Declares a job for the executable ``<target>``, which must already exist and must not be
+  imported or an alias. Each target can have one job. Relative paths are relative to
+  ``CMAKE_CURRENT_SOURCE_DIR``. Values are taken literally: generator expressions in them are not
+  evaluated. Argument values that equal one of the keywords below are read as that keyword.
+
+  ``NAME <name>``
+    The job artifact name. Only ``A-Z a-z 0-9 _ . -``, at most 128 characters. Default: the name
+    W&B's SDK would give (``job-<remote>_<path>``, ``job-<code artifact>`` or ``job-<image>``).
+
+  ``ENTITY <entity>``
+    The W&B entity (user or team). Default: the publisher's default entity.
+
+  ``PROJECT <project>``
+    The W&B project: at most 128 characters, none of ``/ \ # ? % :``. Default: the
+    ``WANDB_PROJECT`` environment variable at publish time, else the CMake project name.
+
+  ``SOURCE repo|artifact|image``
+    What the job points to: a git commit (``repo``), a code artifact with a Dockerfile that
+    rebuilds the target (``artifact``) or an OCI image (``image``). Default: ``image`` when
+    ``IMAGE`` is given, else chosen by the helper.
+
+  ``ALIASES <alias>...``
+    Extra aliases for each published version. Not empty, at most 128 characters, no ``/`` or
+    ``:``, and not ``v<digits>`` (W&B reads that as a version index).
+
+  ``DESCRIPTION <text>``
+    The job artifact's description.
+
+  ``ARGS <arg>...``
+    The command-line template passed to the target. ``{key}`` is replaced by the config value of
+    ``key`` when the job runs.
+
+  ``CONFIG <key>=<value>...``
+    Default hyperparameters, the job's typed inputs. Keys are ``[A-Za-z_][A-Za-z0-9_-]*``
+    segments joined by ``.`` for nesting (``optimizer.lr=0.1``); each key once.
+
+  ``CONFIG_FILE <file.json>``
+    A JSON object of default hyperparameters, merged under ``CONFIG``. Must exist.
+
+  ``LOCKFILES <file>...``
+    Dependency lockfiles to pin in the job (``vcpkg.json``, ``conan.lock``, ...). Must exist.
+
+  ``CODE_DIR <dir>``
+    The root of the code artifact for ``artifact`` jobs. Default: the git work tree root.
+
+  ``EXCLUDE <glob>...``
+    gitignore-style patterns of files left out of the code artifact.
+
+  ``DOCKERFILE <path>``
+    A Dockerfile that builds the job (``source.dockerfile``). Must exist. Not for image jobs.
+
+  ``BUILD_CONTEXT <dir>``
+    The Docker build context (``source.build_context``). Must be a directory. Not for image
+    jobs.
+
+  ``BASE_IMAGE <ref>``
+    An image to run the job in (``source.base_image``). Not for image jobs.
+
+  ``IMAGE <ref>``
+    The OCI image reference to build, ``[registry[:port]/]path[:tag][@sha256:<64 hex>]`` in
+    lowercase (the tag may use upper case). Its tag becomes an alias. Required for ``image``
+    jobs.
+
+  ``ALL``
+    Capture the job as part of the default build target. Publishing is never part of it.
+
+  Targets created:
+
+  ``<target>-wandb-job``
+    Captures the bundle ``${CMAKE_BINARY_DIR}/wandb-jobs/<target>/bundle`` (``.../<config>/bundle``
+    with multi-config generators). Offline. In ``ALL`` only with the ``ALL`` keyword.
+
+  ``<target>-wandb-publish``
+    Publishes this job's bundle. Never in ``ALL``.
+
+  ``job-bundle``, ``job-publish``
+    Capture, and publish, every job of the build tree. Never in ``ALL``.
+
+  The helper is found in this order: the ``wandb-job`` target of this build tree, the
+  ``WANDB_JOB_TOOL`` variable, the ``WandbJob::wandb-job`` imported target of the installed
+  package, a ``wandb-job`` program on the ``PATH``.
+
+  The target property ``WANDB_JOB_EXTRA_FILES`` may list more input files of the job as absolute
+  paths (the ``UseSWIG`` pattern). It is read at generate time, so it can be set after
+  ``wandb_add_job``, and may hold generator expressions. The files are dependencies of the
+  capture step (they may be outputs of other custom commands) and are added to the code
+  artifact. The paths must not contain ``"`` or ``\`` and must not depend on the
+  configuration.
+
+.. command:: wandb_job_get_bundle_dir
+
+  .. code-block:: cmake
+
+    wandb_job_get_bundle_dir(<target> <out_var>)
+
+  Sets ``<out_var>`` to the bundle directory of ``<target>``'s job (the target property
+  ``WANDB_JOB_BUNDLE_DIR``). With multi-config generators it contains ``$<CONFIG>``.
+
+.. variable:: WANDB_JOB_TOOL
+
+  Path of the ``wandb-job`` helper, used when the build tree has no ``wandb-job`` target.
+
+.. variable:: WANDB_JOB_TEMPLATES_DIR
+
+  Directory of the Dockerfile templates. Default: ``templates`` beside this module's directory;
+  the installed package sets it.
+
+.. variable:: WANDB_JOB_PUBLISH_ARGS
+
+  A list of extra arguments passed to every ``wandb-job publish`` command (cache ``STRING``).
+#]===]
+
 include_guard(GLOBAL)
+
+block(SCOPE_FOR POLICIES)
+cmake_policy(VERSION 3.25)
+
+set(WANDB_JOB_PUBLISH_ARGS "" CACHE STRING "Extra arguments of every 'wandb-job publish' (a list)")
+
 function(wandb_add_job target)
-  message(FATAL_ERROR "wandb_add_job: not implemented yet")
+  set(one_value NAME ENTITY PROJECT SOURCE DESCRIPTION CONFIG_FILE CODE_DIR DOCKERFILE
+    BUILD_CONTEXT BASE_IMAGE IMAGE)
+  set(multi_value ALIASES ARGS CONFIG LOCKFILES EXCLUDE)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "ALL" "${one_value}" "${multi_value}")
+  set(fn wandb_add_job)
+
+  _wandb_job_check_target(${fn} "${target}")
+  if(arg_UNPARSED_ARGUMENTS)
+    list(GET arg_UNPARSED_ARGUMENTS 0 first)
+    message(FATAL_ERROR "${fn}: unknown argument '${first}'; see the keywords of wandb_add_job "
+      "in WandbJob.cmake")
+  endif()
+  if(arg_KEYWORDS_MISSING_VALUES)
+    list(GET arg_KEYWORDS_MISSING_VALUES 0 first)
+    message(FATAL_ERROR "${fn}: ${first} needs a value; give one or drop the keyword")
+  endif()
+  get_target_property(previous ${target} _WANDB_JOB_SPEC)
+  if(previous)
+    message(FATAL_ERROR "${fn}: target '${target}' already has a job; call wandb_add_job once "
+      "per target")
+  endif()
+
+  _wandb_job_check_names(${fn} "${arg_NAME}" "${arg_ENTITY}" "${arg_PROJECT}" "${arg_ALIASES}")
+  _wandb_job_check_config(${fn} "${arg_CONFIG}")
+
+  # Source and images. IMAGE makes an image job unless SOURCE says otherwise.
+  set(source "${arg_SOURCE}")
+  if(source STREQUAL "" AND DEFINED arg_IMAGE)
+    set(source image)
+  endif()
+  _wandb_job_check_source(${fn} "${source}")
+  foreach(kw IN ITEMS IMAGE BASE_IMAGE)
+    if(DEFINED arg_${kw})
+      _wandb_job_check_image_ref(${fn} ${kw} "${arg_${kw}}")
+    endif()
+  endforeach()
+
+  # Paths, relative to the calling directory; the helper makes them relative to the repo.
+  foreach(kw IN ITEMS CONFIG_FILE DOCKERFILE)
+    if(DEFINED arg_${kw})
+      _wandb_job_absolute(${fn} ${kw} FILE "${arg_${kw}}" arg_${kw})
+    endif()
+  endforeach()
+  foreach(kw IN ITEMS CODE_DIR BUILD_CONTEXT)
+    if(DEFINED arg_${kw})
+      _wandb_job_absolute(${fn} ${kw} DIRECTORY "${arg_${kw}}" arg_${kw})
+    endif()
+  endforeach()
+  set(lockfiles "")
+  foreach(file IN LISTS arg_LOCKFILES)
+    _wandb_job_absolute(${fn} LOCKFILES FILE "${file}" abs)
+    list(APPEND lockfiles "${abs}")
+  endforeach()
+
+  _wandb_job_find_tool(${fn} tool tool_depends)
+  if(DEFINED WANDB_JOB_TEMPLATES_DIR)
+    set(templates_dir "${WANDB_JOB_TEMPLATES_DIR}")
+  else()
+    cmake_path(SET templates_dir NORMALIZE "${CMAKE_CURRENT_FUNCTION_LIST_DIR}/../templates")
+  endif()
+
+  # Paths of this job.
+  set(job_dir "${CMAKE_BINARY_DIR}/wandb-jobs/${target}")
+  set(spec "${job_dir}/spec.json")
+  get_property(multi_config GLOBAL PROPERTY GENERATOR_IS_MULTI_CONFIG)
+  if(multi_config)
+    set(bundle "${job_dir}/$<CONFIG>/bundle")
+  else()
+    set(bundle "${job_dir}/bundle")
+  endif()
+
+  # The spec.
+  _wandb_job_spec_json(json)
+  file(GENERATE OUTPUT "${spec}" CONTENT "${json}\n")
+  set_target_properties(${target} PROPERTIES _WANDB_JOB_SPEC "${spec}"
+    WANDB_JOB_BUNDLE_DIR "${bundle}")
+
+  # Capture.
+  set(input_depends ${arg_CONFIG_FILE} ${lockfiles} ${arg_DOCKERFILE})
+  if(EXISTS "${templates_dir}/Dockerfile.wandb.in")
+    list(APPEND input_depends "${templates_dir}/Dockerfile.wandb.in")
+  endif()
+  add_custom_command(OUTPUT "${bundle}/bundle.json"
+    COMMAND ${tool} bundle --spec "${spec}" --out "${bundle}" --depfile "${bundle}.d"
+      --target-file "$<TARGET_FILE:${target}>" "--build-type=$<CONFIG>"
+      "--cxx-standard=$<TARGET_PROPERTY:${target},CXX_STANDARD>"
+    DEPENDS ${target} ${tool_depends} "${spec}" ${input_depends}
+      "$<TARGET_GENEX_EVAL:${target},$<TARGET_PROPERTY:${target},WANDB_JOB_EXTRA_FILES>>"
+    DEPFILE "${bundle}.d"
+    COMMENT "Capturing W&B job for ${target}"
+    VERBATIM COMMAND_EXPAND_LISTS)
+  if(arg_ALL)
+    set(all ALL)
+  else()
+    set(all "")
+  endif()
+  add_custom_target(${target}-wandb-job ${all} DEPENDS "${bundle}/bundle.json")
+
+  # Publish.
+  add_custom_target(${target}-wandb-publish
+    COMMAND ${tool} publish ${WANDB_JOB_PUBLISH_ARGS} "${bundle}"
+    COMMENT "Publishing W&B job for ${target}"
+    USES_TERMINAL VERBATIM COMMAND_EXPAND_LISTS)
+  add_dependencies(${target}-wandb-publish ${target}-wandb-job)
+
+  _wandb_job_add_to_aggregates(${fn} ${target} "${tool}" "${bundle}")
 endfunction()
+
+function(wandb_job_get_bundle_dir target out_var)
+  if(NOT TARGET "${target}")
+    message(FATAL_ERROR "wandb_job_get_bundle_dir: no target named '${target}'")
+  endif()
+  get_target_property(dir ${target} WANDB_JOB_BUNDLE_DIR)
+  if(NOT dir)
+    message(FATAL_ERROR "wandb_job_get_bundle_dir: target '${target}' has no job; call "
+      "wandb_add_job(${target} ...) first")
+  endif()
+  set(${out_var} "${dir}" PARENT_SCOPE)
+endfunction()
+
+# Fails unless `target` is a real, non-imported executable target.
+function(_wandb_job_check_target fn target)
+  if(NOT TARGET "${target}")
+    message(FATAL_ERROR "${fn}: no target named '${target}'; call ${fn} after "
+      "add_executable(${target} ...)")
+  endif()
+  get_target_property(aliased ${target} ALIASED_TARGET)
+  if(aliased)
+    message(FATAL_ERROR "${fn}: '${target}' is an alias; pass the target itself, '${aliased}'")
+  endif()
+  get_target_property(type ${target} TYPE)
+  get_target_property(imported ${target} IMPORTED)
+  if(NOT type STREQUAL "EXECUTABLE" OR imported)
+    if(imported)
+      set(type "imported ${type}")
+    endif()
+    message(FATAL_ERROR "${fn}: target '${target}' (${type}) is not an executable built here; "
+      "jobs run executables made with add_executable(${target} ...)")
+  endif()
+endfunction()
+
+# NAME is a ready W&B artifact name; ENTITY and PROJECT are at most 128 characters, none of
+# / \ # ? % : ; aliases are not empty, have no / or :, and are not version indexes.
+function(_wandb_job_check_names fn name entity project aliases)
+  string(LENGTH "${name}" len)
+  if(NOT name STREQUAL "" AND (NOT name MATCHES "^[A-Za-z0-9_.-]+$" OR len GREATER 128))
+    message(FATAL_ERROR "${fn}: bad NAME '${name}'; use 1 to 128 characters of [A-Za-z0-9_.-]")
+  endif()
+  foreach(keyword IN ITEMS ENTITY PROJECT)
+    string(TOLOWER ${keyword} var)
+    string(LENGTH "${${var}}" len)
+    if(len GREATER 128 OR "${${var}}" MATCHES "[/\\#?%:]")
+      message(FATAL_ERROR "${fn}: bad ${keyword} '${${var}}'; use at most 128 characters and "
+        "none of / \\ # ? % :")
+    endif()
+  endforeach()
+  foreach(alias IN LISTS aliases)
+    string(LENGTH "${alias}" len)
+    if(alias STREQUAL "" OR alias MATCHES "[/:]" OR len GREATER 128)
+      message(FATAL_ERROR "${fn}: bad alias '${alias}'; aliases are 1 to 128 characters "
+        "without '/' or ':'")
+    endif()
+    if(alias MATCHES "^v[0-9]+$")
+      message(FATAL_ERROR "${fn}: alias '${alias}' looks like a version index, which W&B "
+        "assigns itself; choose another alias")
+    endif()
+  endforeach()
+endfunction()
+
+# CONFIG: key=value pairs with [A-Za-z_][A-Za-z0-9_-]* key segments joined by '.', each key once.
+function(_wandb_job_check_config fn pairs)
+  set(keys "")
+  set(segment "[A-Za-z_][A-Za-z0-9_-]*")
+  foreach(pair IN LISTS pairs)
+    string(FIND "${pair}" "=" eq)
+    if(eq LESS 0)
+      message(FATAL_ERROR "${fn}: CONFIG '${pair}' is not key=value; write it as ${pair}=<value>")
+    endif()
+    string(SUBSTRING "${pair}" 0 ${eq} key)
+    if(NOT key MATCHES "^${segment}(\\.${segment})*$")
+      message(FATAL_ERROR "${fn}: bad CONFIG key '${key}' in '${pair}'; keys are "
+        "[A-Za-z_][A-Za-z0-9_-]* segments joined by '.'")
+    endif()
+    if(key IN_LIST keys)
+      message(FATAL_ERROR "${fn}: CONFIG key '${key}' is given twice; keep one")
+    endif()
+    list(APPEND keys "${key}")
+  endforeach()
+endfunction()
+
+# SOURCE (after IMAGE's default) is one of repo, artifact, image; image jobs need IMAGE and take
+# no Docker build settings. Reads the caller's arg_* variables.
+function(_wandb_job_check_source fn source)
+  if(NOT source MATCHES "^(repo|artifact|image|)$")
+    message(FATAL_ERROR "${fn}: SOURCE '${source}' is not one of repo, artifact, image")
+  endif()
+  if(source STREQUAL "image")
+    if(NOT DEFINED arg_IMAGE)
+      message(FATAL_ERROR "${fn}: SOURCE image needs IMAGE <ref>; add IMAGE or choose another "
+        "SOURCE")
+    endif()
+    foreach(kw IN ITEMS BASE_IMAGE DOCKERFILE BUILD_CONTEXT)
+      if(DEFINED arg_${kw})
+        message(FATAL_ERROR "${fn}: ${kw} does not apply to image jobs (SOURCE image, the "
+          "default with IMAGE); drop ${kw} or use SOURCE repo or artifact")
+      endif()
+    endforeach()
+  endif()
+endfunction()
+
+# An OCI image reference: [registry[:port]/]path[:tag][@sha256:<64 hex>], path in lowercase.
+function(_wandb_job_check_image_ref fn keyword ref)
+  set(why "")
+  set(rest "${ref}")
+  string(FIND "${rest}" "@" at REVERSE)
+  if(at GREATER_EQUAL 0)
+    math(EXPR after "${at} + 1")
+    string(SUBSTRING "${rest}" ${after} -1 digest)
+    string(SUBSTRING "${rest}" 0 ${at} rest)
+    string(LENGTH "${digest}" len)
+    if(NOT digest MATCHES "^sha256:[0-9a-f]+$" OR NOT len EQUAL 71)
+      set(why "the digest must be sha256:<64 lowercase hex digits>")
+    endif()
+  endif()
+  string(FIND "${rest}" ":" colon REVERSE)
+  string(FIND "${rest}" "/" slash REVERSE)
+  if(why STREQUAL "" AND colon GREATER slash)
+    math(EXPR after "${colon} + 1")
+    string(SUBSTRING "${rest}" ${after} -1 tag)
+    string(SUBSTRING "${rest}" 0 ${colon} rest)
+    string(LENGTH "${tag}" len)
+    if(NOT tag MATCHES "^[A-Za-z0-9_][A-Za-z0-9_.-]*$" OR len GREATER 128)
+      set(why "the tag must be [A-Za-z0-9_][A-Za-z0-9_.-]*, at most 128 characters")
+    endif()
+  endif()
+  string(LENGTH "${rest}" len)
+  if(why STREQUAL "" AND (rest STREQUAL "" OR len GREATER 255))
+    set(why "the repository path must be 1 to 255 characters")
+  endif()
+  if(why STREQUAL "")
+    string(REPLACE "/" ";" components "${rest}")
+    list(LENGTH components count)
+    list(GET components 0 first)
+    if(count GREATER 1 AND (first MATCHES "[.:]" OR first STREQUAL "localhost"))
+      list(POP_FRONT components registry)
+      set(label "[a-z0-9]([a-z0-9-]*[a-z0-9])?")
+      if(NOT registry MATCHES "^${label}(\\.${label})*(:[0-9]+)?$")
+        set(why "the registry must be a lowercase host name with an optional :port")
+      endif()
+    endif()
+    foreach(component IN LISTS components)
+      if(NOT component MATCHES "^[a-z0-9]+(([._]|__|-+)[a-z0-9]+)*$")
+        set(why "path components are [a-z0-9]+ joined by '.', '_', '__' or dashes")
+      endif()
+    endforeach()
+  endif()
+  if(NOT why STREQUAL "")
+    message(FATAL_ERROR "${fn}: bad ${keyword} '${ref}': ${why}; write "
+      "[registry[:port]/]path[:tag][@sha256:<digest>]")
+  endif()
+endfunction()
+
+# Makes `path` absolute against CMAKE_CURRENT_SOURCE_DIR and checks that it is a FILE or a
+# DIRECTORY.
+function(_wandb_job_absolute fn keyword kind path out_var)
+  cmake_path(ABSOLUTE_PATH path BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE)
+  if(path MATCHES "./$")
+    string(REGEX REPLACE "/$" "" path "${path}")
+  endif()
+  if(kind STREQUAL "DIRECTORY")
+    if(NOT IS_DIRECTORY "${path}")
+      message(FATAL_ERROR "${fn}: ${keyword} '${path}' is not a directory; relative paths are "
+        "relative to ${CMAKE_CURRENT_SOURCE_DIR}")
+    endif()
+  elseif(NOT EXISTS "${path}" OR IS_DIRECTORY "${path}")
+    message(FATAL_ERROR "${fn}: ${keyword} '${path}' is not an existing file; relative paths "
+      "are relative to ${CMAKE_CURRENT_SOURCE_DIR}")
+  endif()
+  set(${out_var} "${path}" PARENT_SCOPE)
+endfunction()
+
+# Sets `command_var` to the command that runs the helper and `depends_var` to what the custom
+# commands must depend on so that a rebuilt or replaced helper re-runs them.
+function(_wandb_job_find_tool fn command_var depends_var)
+  if(TARGET wandb-job)
+    set(command "$<TARGET_FILE:wandb-job>")
+    set(depends wandb-job)
+  elseif(WANDB_JOB_TOOL)
+    if(NOT IS_ABSOLUTE "${WANDB_JOB_TOOL}" OR NOT EXISTS "${WANDB_JOB_TOOL}")
+      message(FATAL_ERROR "${fn}: WANDB_JOB_TOOL '${WANDB_JOB_TOOL}' is not an existing "
+        "absolute path; set it to the wandb-job helper, or leave it empty to search the PATH")
+    endif()
+    set(command "${WANDB_JOB_TOOL}")
+    set(depends "${WANDB_JOB_TOOL}")
+  elseif(TARGET WandbJob::wandb-job)
+    set(command "$<TARGET_FILE:WandbJob::wandb-job>")
+    set(depends "$<TARGET_FILE:WandbJob::wandb-job>")
+  else()
+    find_program(found NAMES wandb-job NO_CACHE)
+    if(NOT found)
+      message(FATAL_ERROR "${fn}: the wandb-job helper was not found; build this project with "
+        "the wandb-job sources (add_subdirectory/FetchContent), use find_package(WandbJob), put "
+        "wandb-job on the PATH or set WANDB_JOB_TOOL")
+    endif()
+    set(command "${found}")
+    set(depends "${found}")
+  endif()
+  set(${command_var} "${command}" PARENT_SCOPE)
+  set(${depends_var} "${depends}" PARENT_SCOPE)
+endfunction()
+
+# Sets `out_var` to `value` as a JSON string literal.
+function(_wandb_job_json_quote out_var value)
+  string(REPLACE "\\" "\\\\" value "${value}")
+  string(REPLACE "\"" "\\\"" value "${value}")
+  string(REPLACE "\n" "\\n" value "${value}")
+  string(REPLACE "\t" "\\t" value "${value}")
+  string(REPLACE "\r" "\\r" value "${value}")
+  # The other control characters; NUL cannot occur in a CMake string.
+  string(ASCII 1 first)
+  string(ASCII 31 last)
+  if(value MATCHES "[${first}-${last}]")
+    set(digits 0123456789abcdef)
+    foreach(code RANGE 1 31)
+      math(EXPR high "${code} / 16")
+      math(EXPR low "${code} % 16")
+      string(SUBSTRING ${digits} ${low} 1 low)
+      string(ASCII ${code} char)
+      string(REPLACE "${char}" "\\u00${high}${low}" value "${value}")
+    endforeach()
+  endif()
+  set(${out_var} "\"${value}\"" PARENT_SCOPE)
+endfunction()
+
+# Sets `out_var` to a JSON array of the strings in the list `list`.
+function(_wandb_job_json_array out_var list)
+  set(array "")
+  foreach(item IN LISTS list)
+    _wandb_job_json_quote(quoted "${item}")
+    if(NOT array STREQUAL "")
+      string(APPEND array ",")
+    endif()
+    string(APPEND array "${quoted}")
+  endforeach()
+  set(${out_var} "[${array}]" PARENT_SCOPE)
+endfunction()
+
+# Sets `out_var` to the spec.json text. A macro's caller variables (arg_*, target, source, ...)
+# are read here, so this is a macro with `_wandb_job_`-prefixed locals.
+macro(_wandb_job_spec_json out_var)
+  set(_wandb_job_json "{\"format\":1}")
+  foreach(_wandb_job_kv IN ITEMS target=target name=arg_NAME entity=arg_ENTITY
+      project=arg_PROJECT source=source description=arg_DESCRIPTION config_file=arg_CONFIG_FILE
+      code_dir=arg_CODE_DIR dockerfile=arg_DOCKERFILE build_context=arg_BUILD_CONTEXT
+      base_image=arg_BASE_IMAGE image=arg_IMAGE)
+    string(REPLACE "=" ";" _wandb_job_kv "${_wandb_job_kv}")
+    list(GET _wandb_job_kv 0 _wandb_job_key)
+    list(GET _wandb_job_kv 1 _wandb_job_var)
+    _wandb_job_json_quote(_wandb_job_value "${${_wandb_job_var}}")
+    string(JSON _wandb_job_json SET "${_wandb_job_json}" ${_wandb_job_key} "${_wandb_job_value}")
+  endforeach()
+  foreach(_wandb_job_kv IN ITEMS aliases=arg_ALIASES args=arg_ARGS config=arg_CONFIG
+      lockfiles=lockfiles exclude=arg_EXCLUDE)
+    string(REPLACE "=" ";" _wandb_job_kv "${_wandb_job_kv}")
+    list(GET _wandb_job_kv 0 _wandb_job_key)
+    list(GET _wandb_job_kv 1 _wandb_job_var)
+    _wandb_job_json_array(_wandb_job_value "${${_wandb_job_var}}")
+    string(JSON _wandb_job_json SET "${_wandb_job_json}" ${_wandb_job_key} "${_wandb_job_value}")
+  endforeach()
+
+  get_property(_wandb_job_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
+  set(_wandb_job_compiler_id "")
+  set(_wandb_job_compiler_version "")
+  foreach(_wandb_job_lang IN ITEMS CXX C)
+    if(_wandb_job_lang IN_LIST _wandb_job_languages)
+      set(_wandb_job_compiler_id "${CMAKE_${_wandb_job_lang}_COMPILER_ID}")
+      set(_wandb_job_compiler_version "${CMAKE_${_wandb_job_lang}_COMPILER_VERSION}")
+      break()
+    endif()
+  endforeach()
+  if(DEFINED FETCHCONTENT_BASE_DIR)
+    set(_wandb_job_fetchcontent "${FETCHCONTENT_BASE_DIR}")
+  else()
+    set(_wandb_job_fetchcontent "${CMAKE_BINARY_DIR}/_deps")
+  endif()
+  get_target_property(_wandb_job_target_source_dir ${target} SOURCE_DIR)
+  set(_wandb_job_cmake "{}")
+  foreach(_wandb_job_kv IN ITEMS source_dir=CMAKE_SOURCE_DIR binary_dir=CMAKE_BINARY_DIR
+      target_source_dir=_wandb_job_target_source_dir project_name=CMAKE_PROJECT_NAME
+      version=CMAKE_VERSION generator=CMAKE_GENERATOR cxx_compiler_id=_wandb_job_compiler_id
+      cxx_compiler_version=_wandb_job_compiler_version system_name=CMAKE_SYSTEM_NAME
+      system_processor=CMAKE_SYSTEM_PROCESSOR fetchcontent_base_dir=_wandb_job_fetchcontent
+      templates_dir=templates_dir)
+    string(REPLACE "=" ";" _wandb_job_kv "${_wandb_job_kv}")
+    list(GET _wandb_job_kv 0 _wandb_job_key)
+    list(GET _wandb_job_kv 1 _wandb_job_var)
+    _wandb_job_json_quote(_wandb_job_value "${${_wandb_job_var}}")
+    string(JSON _wandb_job_cmake SET "${_wandb_job_cmake}" ${_wandb_job_key} "${_wandb_job_value}")
+  endforeach()
+  string(JSON _wandb_job_json SET "${_wandb_job_json}" cmake "${_wandb_job_cmake}")
+
+  # file(GENERATE) evaluates generator expressions: neutralize every "$<" of the values, then
+  # add the one expression that is meant, the extra files.
+  string(REPLACE "$<" "$<1:$><" _wandb_job_json "${_wandb_job_json}")
+  string(JSON _wandb_job_json SET "${_wandb_job_json}" extra_files
+    "\"$<TARGET_GENEX_EVAL:${target},$<TARGET_PROPERTY:${target},WANDB_JOB_EXTRA_FILES>>\"")
+  set(${out_var} "${_wandb_job_json}")
+endmacro()
+
+# Adds the job to the aggregate targets job-bundle and job-publish, creating them on first use.
+function(_wandb_job_add_to_aggregates fn target tool bundle)
+  foreach(aggregate IN ITEMS job-bundle job-publish)
+    if(TARGET ${aggregate})
+      get_target_property(ours ${aggregate} _WANDB_JOB_AGGREGATE)
+      if(NOT ours)
+        message(FATAL_ERROR "${fn}: a target named '${aggregate}' exists and was not made by "
+          "wandb_add_job; rename it")
+      endif()
+    endif()
+  endforeach()
+  if(NOT TARGET job-bundle)
+    add_custom_target(job-bundle)
+    add_custom_target(job-publish
+      COMMAND ${tool} publish ${WANDB_JOB_PUBLISH_ARGS}
+        "$<GENEX_EVAL:$<TARGET_PROPERTY:job-publish,_WANDB_JOB_BUNDLES>>"
+      COMMENT "Publishing W&B jobs"
+      USES_TERMINAL VERBATIM COMMAND_EXPAND_LISTS)
+    set_target_properties(job-bundle job-publish PROPERTIES _WANDB_JOB_AGGREGATE TRUE)
+  endif()
+  set_property(TARGET job-publish APPEND PROPERTY _WANDB_JOB_BUNDLES "${bundle}")
+  add_dependencies(job-bundle ${target}-wandb-job)
+  add_dependencies(job-publish ${target}-wandb-job)
+endfunction()
+
+endblock()

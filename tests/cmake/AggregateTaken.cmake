@@ -1,0 +1,2 @@
+add_custom_target(job-publish)
+wandb_add_job(train)

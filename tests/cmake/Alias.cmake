@@ -1,0 +1,2 @@
+add_executable(t::train ALIAS train)
+wandb_add_job(t::train)

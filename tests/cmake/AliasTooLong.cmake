@@ -1,0 +1,2 @@
+string(REPEAT a 129 alias)
+wandb_add_job(train ALIASES ok ${alias})

@@ -1,0 +1,8 @@
+run(out ${CMAKE_COMMAND} --build ${bin})
+count_stub_runs(bundle runs)
+assert_equal(${runs} 1 "helper runs of a default build")
+if(NOT EXISTS "${bin}/wandb-jobs/train/bundle/bundle.json")
+  message(FATAL_ERROR "${CASE}: the default build made no bundle")
+endif()
+count_stub_runs(publish runs)
+assert_equal(${runs} 0 "publish runs of a default build")

@@ -1,0 +1,15 @@
+# Build-time behaviour with the stub helper: two jobs, the CONFIG value from a file the check
+# script rewrites, an extra input file, and extra arguments for every publish command.
+if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/params.cmake)
+  file(WRITE ${CMAKE_CURRENT_SOURCE_DIR}/params.cmake "set(LR 0.01)\n")
+endif()
+include(${CMAKE_CURRENT_SOURCE_DIR}/params.cmake)
+set(WANDB_JOB_PUBLISH_ARGS --dry-run --entity=e CACHE STRING "" FORCE)
+set_target_properties(train PROPERTIES CXX_STANDARD 17)
+wandb_add_job(train CONFIG lr=${LR})
+if(NOT EXISTS ${CMAKE_CURRENT_SOURCE_DIR}/extra.txt)
+  file(WRITE ${CMAKE_CURRENT_SOURCE_DIR}/extra.txt "an extra input\n")
+endif()
+set_property(TARGET train PROPERTY WANDB_JOB_EXTRA_FILES ${CMAKE_CURRENT_SOURCE_DIR}/extra.txt)
+add_executable(eval main.cpp)
+wandb_add_job(eval)

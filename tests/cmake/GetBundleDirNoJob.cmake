@@ -1,0 +1,1 @@
+wandb_job_get_bundle_dir(train dir)

@@ -1,0 +1,2 @@
+add_executable(imp IMPORTED)
+wandb_add_job(imp)

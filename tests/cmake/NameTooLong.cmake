@@ -1,0 +1,2 @@
+string(REPEAT x 129 name)
+wandb_add_job(train NAME ${name})

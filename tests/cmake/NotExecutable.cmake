@@ -1,0 +1,2 @@
+add_library(lib STATIC main.cpp)
+wandb_add_job(lib)

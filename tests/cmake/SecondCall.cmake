@@ -1,0 +1,2 @@
+wandb_add_job(train)
+wandb_add_job(train PROJECT p)

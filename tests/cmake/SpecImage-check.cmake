@@ -1,0 +1,6 @@
+include(${CASE_DIR}/SpecCheck.cmake)
+read_spec(train spec)
+string(REPEAT 0123456789abcdef 4 hex)
+expect_string("${spec}" source image)
+expect_string("${spec}" image localhost:5000/ml/train_x:V1.2-rc_3@sha256:${hex})
+expect_array("${spec}" aliases latest-x)

@@ -1,0 +1,4 @@
+unset(WANDB_JOB_TOOL)
+set(ENV{PATH} "${CMAKE_CURRENT_BINARY_DIR}")
+set(CMAKE_FIND_USE_CMAKE_SYSTEM_PATH FALSE)
+wandb_add_job(train)
