@@ -121,15 +121,42 @@ bool ReadHead(git_repository* repo, GitState* state, std::string* err) {
   return true;
 }
 
-bool ChooseRemote(git_repository* repo, const GitOptions& options, GitState* state,
-                  std::string* err) {
-  git_strarray list = {nullptr, 0};
-  if (GitFailed(git_remote_list(&list, repo), "listing remotes", err)) {
+/// Names of the remotes configured with a url or pushurl, sorted. (Not git_remote_list: in
+/// libgit2 1.5 its regular expression leaks memory on every config entry it does not match.)
+bool ListRemotes(git_config* config, std::vector<std::string>* remotes, std::string* err) {
+  git_config_iterator* raw = nullptr;
+  if (GitFailed(git_config_iterator_new(&raw, config), "listing remotes", err)) {
     return false;
   }
-  std::vector<std::string> remotes(list.strings, list.strings + list.count);
-  git_strarray_dispose(&list);
-  std::sort(remotes.begin(), remotes.end());
+  std::unique_ptr<git_config_iterator, GitDeleter<git_config_iterator, git_config_iterator_free>>
+      iter(raw);
+  git_config_entry* entry = nullptr;
+  while (git_config_next(&entry, iter.get()) == 0) {
+    std::string name = entry->name;  // "remote.<name>.url": section and key are lower-case
+    size_t dot = name.rfind('.');
+    std::string key = dot == std::string::npos ? "" : name.substr(dot + 1);
+    if (name.rfind("remote.", 0) == 0 && dot > 7 && (key == "url" || key == "pushurl")) {
+      remotes->push_back(name.substr(7, dot - 7));
+    }
+  }
+  IgnoreGitError();
+  std::sort(remotes->begin(), remotes->end());
+  remotes->erase(std::unique(remotes->begin(), remotes->end()), remotes->end());
+  return true;
+}
+
+bool ChooseRemote(git_repository* repo, const GitOptions& options, GitState* state,
+                  std::string* err) {
+  // The raw configured URL, as W&B records it: no url.<base>.insteadOf rewriting.
+  git_config* raw = nullptr;
+  if (GitFailed(git_repository_config_snapshot(&raw, repo), "reading git config", err)) {
+    return false;
+  }
+  ConfigPtr config(raw);
+  std::vector<std::string> remotes;
+  if (!ListRemotes(config.get(), &remotes, err)) {
+    return false;
+  }
   auto has = [&](const std::string& name) {
     return std::binary_search(remotes.begin(), remotes.end(), name);
   };
@@ -168,12 +195,6 @@ bool ChooseRemote(git_repository* repo, const GitOptions& options, GitState* sta
   if (chosen.empty()) {
     return true;
   }
-  // The raw configured URL, as W&B records it: no url.<base>.insteadOf rewriting.
-  git_config* raw = nullptr;
-  if (GitFailed(git_repository_config_snapshot(&raw, repo), "reading git config", err)) {
-    return false;
-  }
-  ConfigPtr config(raw);
   Buf url;
   std::string key = "remote." + chosen + ".url";
   if (git_config_get_string_buf(&url.buf, config.get(), key.c_str()) < 0) {
