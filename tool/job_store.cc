@@ -824,8 +824,8 @@ bool JobStore::Verify(std::vector<std::string>* problems, std::string* err) cons
             problem(crel + "/collection.json", why);
           } else if (missing) {
             problem(crel, "no collection.json");
-          } else if (!cj.is_object() || cj.value("type", "") != type ||
-                     cj.value("name", "") != name) {
+          } else if (!cj.is_object() || cj.find("type") == cj.end() || cj["type"] != type ||
+                     cj.find("name") == cj.end() || cj["name"] != name) {
             problem(crel + "/collection.json", "type or name does not match its directory");
           }
           std::set<int> indexes;

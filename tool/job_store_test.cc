@@ -470,6 +470,7 @@ TEST_F(JobStoreTest, VerifyReportsEveryKindOfDamage) {
   EXPECT_NE(all.find("aliases.json: alias 'gone' points to missing version v7"), std::string::npos)
       << all;
 
+  WriteTestFile(CollectionDir(root_), "collection.json", R"({"type":"job","name":7})");
   WriteTestFile(CollectionDir(root_), "versions/v0.json", "{");
   problems = Problems(*store_);
   all.clear();
@@ -477,6 +478,7 @@ TEST_F(JobStoreTest, VerifyReportsEveryKindOfDamage) {
     all += p + "\n";
   }
   EXPECT_NE(all.find("versions/v0.json: parsing"), std::string::npos) << all;
+  EXPECT_NE(all.find("collection.json: type or name does not match"), std::string::npos) << all;
   StoredCollection c;
   EXPECT_FALSE(store_->Get("local", "proj", "job", "job-train", &c, &err_));
   EXPECT_NE(err_.find("v0.json"), std::string::npos) << err_;

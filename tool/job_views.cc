@@ -50,9 +50,17 @@ const StoredVersion* LatestVersion(const StoredCollection& job) {
   return job.versions.empty() ? nullptr : &job.versions.back();
 }
 
+std::string WbType(const ordered_json& node) {
+  if (!node.is_object()) {
+    return "";
+  }
+  auto it = node.find("wb_type");
+  return it != node.end() && it->is_string() ? it->get<std::string>() : "";
+}
+
 bool IsTypedDict(const ordered_json& node) {
-  return node.is_object() &&
-         (node.value("wb_type", "") == "typedDict" || node.value("wb_type", "") == "dictionary");
+  std::string type = WbType(node);
+  return type == "typedDict" || type == "dictionary";
 }
 
 const ordered_json* TypeMap(const ordered_json& node) {
@@ -66,11 +74,13 @@ const ordered_json* TypeMap(const ordered_json& node) {
 
 /// One type as inline text: number, list<number>, union<number, string>, {a: number}.
 std::string TypeName(const ordered_json& node) {
-  if (!node.is_object() || !node.contains("wb_type") || !node["wb_type"].is_string()) {
+  std::string type = WbType(node);
+  if (type.empty()) {
     return "invalid";
   }
-  std::string type = node["wb_type"].get<std::string>();
-  const ordered_json params = node.value("params", ordered_json::object());
+  auto found = node.find("params");
+  const ordered_json params =
+      found != node.end() && found->is_object() ? *found : ordered_json::object();
   if (IsTypedDict(node)) {
     std::vector<std::string> fields;
     if (const ordered_json* map = TypeMap(node)) {
@@ -122,7 +132,7 @@ bool FlattenJson(const ordered_json& types, TypeRows* rows) {
     }
     return true;
   }
-  if (types.is_object() && types.contains("wb_type")) {
+  if (!WbType(types).empty()) {
     rows->emplace_back("", TypeName(types));
     return true;
   }

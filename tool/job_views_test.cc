@@ -177,6 +177,11 @@ TEST(JobViewsTest, FlattenTypesGivesKeyTypeRows) {
   ASSERT_TRUE(FlattenTypes(R"({"wb_type":"number"})", &rows, &err));
   EXPECT_EQ(rows, (Rows{{"", "number"}}));
   EXPECT_FALSE(FlattenTypes("[1]", &rows, &err));
+  EXPECT_FALSE(FlattenTypes(R"({"wb_type":3})", &rows, &err));
+  ASSERT_TRUE(FlattenTypes(R"({"wb_type":"typedDict","params":{"type_map":{"a":{"wb_type":1},
+      "b":{"wb_type":"list","params":7}}}})",
+                           &rows, &err));
+  EXPECT_EQ(rows, (Rows{{"a", "invalid"}, {"b", "list"}}));
   EXPECT_FALSE(FlattenTypes("{", &rows, &err));
   EXPECT_EQ(err, "not W&B type JSON (an object with wb_type)");
 }
