@@ -235,8 +235,8 @@ function(wandb_add_job target)
 
   # Capture.
   set(input_depends ${arg_CONFIG_FILE} ${lockfiles} ${arg_DOCKERFILE})
-  if(EXISTS "${templates_dir}/Dockerfile.wandb.in")
-    list(APPEND input_depends "${templates_dir}/Dockerfile.wandb.in")
+  if(EXISTS "${templates_dir}/Dockerfile.in")
+    list(APPEND input_depends "${templates_dir}/Dockerfile.in")
   endif()
   add_custom_command(OUTPUT "${bundle}/bundle.json"
     COMMAND ${tool} bundle --spec "${spec}" --out "${bundle}" --depfile "${bundle}.d"

@@ -113,7 +113,28 @@ std::string ShellQuote(const std::string& s) {
   return out + "'";
 }
 
+// libgit2 reports the work tree with symlinks resolved; so must every path compared with it.
+bool ResolveSpecPaths(JobInputSpec* s, std::string* err) {
+  for (std::string* path : {&s->source_dir, &s->binary_dir, &s->target_source_dir, &s->code_dir,
+                            &s->config_file, &s->dockerfile, &s->build_context}) {
+    if (!path->empty() && FileExists(*path) && !RealPath(*path, path, err)) {
+      return false;
+    }
+  }
+  for (std::vector<std::string>* list : {&s->lockfiles, &s->extra_files}) {
+    for (std::string& path : *list) {
+      if (FileExists(path) && !RealPath(path, &path, err)) {
+        return false;
+      }
+    }
+  }
+  return true;
+}
+
 bool ResolvePaths(Capture* c, std::string* err) {
+  if (!ResolveSpecPaths(&c->spec, err)) {
+    return false;
+  }
   const JobInputSpec& s = c->spec;
   GitOptions git_options;
   GitStatus status = ReadGitState(s.target_source_dir, git_options, &c->git, err);

@@ -9,7 +9,7 @@ count_stub_runs("bundle --spec ${bin}/wandb-jobs/train/spec.json" runs)
 assert_equal(${runs} 1 "runs of the installed helper")
 
 # The Dockerfile template is an input of the capture step.
-file(TOUCH ${prefix}/share/wandb-job/templates/Dockerfile.wandb.in)
+file(TOUCH ${prefix}/share/wandb-job/templates/Dockerfile.in)
 run(out ${CMAKE_COMMAND} --build ${bin} --target train-wandb-job)
 count_stub_runs("bundle --spec ${bin}/wandb-jobs/train/spec.json" runs)
 assert_equal(${runs} 2 "runs of the installed helper after touching the template")

@@ -16,7 +16,7 @@ file(CHMOD ${prefix}/bin/wandb-job FILE_PERMISSIONS OWNER_READ OWNER_WRITE OWNER
 file(WRITE ${cmakedir}/WandbJobTargets.cmake "add_executable(WandbJob::wandb-job IMPORTED)
 set_target_properties(WandbJob::wandb-job PROPERTIES IMPORTED_LOCATION ${prefix}/bin/wandb-job)
 ")
-file(WRITE ${prefix}/share/wandb-job/templates/Dockerfile.wandb.in "FROM scratch\n")
+file(WRITE ${prefix}/share/wandb-job/templates/Dockerfile.in "FROM scratch\n")
 
 find_package(WandbJob CONFIG REQUIRED PATHS ${prefix} NO_DEFAULT_PATH)
 if(DEFINED WANDB_JOB_TOOL)
