@@ -645,6 +645,9 @@ bool JobStore::Publish(const ArtifactUpload& upload, PublishedArtifact* out, std
   for (const std::string& alias : aliases) {
     updated[alias] = target->index;
   }
+  if (updated.count(kLatest) == 0) {  // A collection always has a latest version.
+    updated[kLatest] = target == &created ? created.index : collection.versions.back().index;
+  }
   if (updated != alias_map || !FileExists(paths.aliases_json)) {
     if (!WriteFileAtomic(paths.aliases_json, AliasesToJson(updated), &why)) {
       *err = StoreError(root_, why);

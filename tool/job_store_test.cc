@@ -166,6 +166,9 @@ TEST_F(JobStoreTest, RepublishingOldContentMovesItsAliasesBack) {
   ArtifactUpload a = MakeUpload(tmp_.Join("a"), {{"f", "A"}}, "job-train", {"stable", "latest"});
   ArtifactUpload b = MakeUpload(tmp_.Join("b"), {{"f", "B"}});
   PublishedArtifact out;
+  ArtifactUpload no_latest = MakeUpload(tmp_.Join("c"), {{"f", "C"}}, "job-other", {});
+  ASSERT_TRUE(store_->Publish(no_latest, &out, &err_)) << err_;
+  EXPECT_EQ(out.aliases, std::vector<std::string>{"latest"});  // latest is always set
   ASSERT_TRUE(store_->Publish(a, &out, &err_)) << err_;
   ASSERT_TRUE(store_->Publish(b, &out, &err_)) << err_;
   EXPECT_EQ(AliasIndex(root_, "latest"), 1);
