@@ -17,6 +17,7 @@
 #include "file_util.h"
 #include "git_state.h"
 #include "hash.h"
+#include "image_builder.h"
 #include "job_args.h"
 #include "job_spec.h"
 #include "lockfile.h"
@@ -55,6 +56,7 @@ struct Capture {
   CodeSelection code;
   std::vector<FoundLockfile> lockfiles;
   NativeLock native_lock;
+  std::vector<SharedLibrary> closure;
   std::set<std::string> inputs;  // depfile
 };
 
@@ -399,7 +401,7 @@ bool BuildLocks(Capture* c, const BundleOptions& options, std::string* err) {
     *err = "reading FetchContent sources: " + *err;
     return false;
   }
-  std::vector<SharedLibrary> closure;
+  std::vector<SharedLibrary>& closure = c->closure;
   std::string closure_err;
   if (!ResolveRuntimeClosure(options.target_file, ClosureOptions{}, &closure, &closure_err)) {
     if (c->source_type == "image") {
@@ -575,6 +577,23 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
     code.description = "Code artifact for job " + c.job_name;
     code.aliases = {"latest"};
     bundle["code"] = ArtifactJson(code, "code", "code.manifest.json");
+  }
+  if (c.source_type == "image") {
+    BundleImageInput image;
+    image.target = s.target;
+    image.target_file = options.target_file;
+    image.closure = c.closure;
+    image.binary_dir = s.binary_dir;
+    image.args = c.rendered_args;
+    image.config = c.config;
+    image.image = s.image;
+    image.base_image = s.base_image;
+    image.created = c.git.commit_time;
+    image.source_url = c.git.remote_url;
+    image.revision = c.git.commit;
+    if (!BuildBundleImage(image, JoinPath(dir, "image"), err)) {
+      return false;
+    }
   }
   bundle["config"] = ordered_json::parse(c.config);
   bundle["args"] = s.args;
