@@ -39,7 +39,8 @@ bool AtomicFile::Open(std::string* err) {
   size_t slash = path_.rfind('/');
   std::string dir = slash == std::string::npos ? "" : path_.substr(0, slash + 1);
   std::string base = slash == std::string::npos ? path_ : path_.substr(slash + 1);
-  tmp_path_ = dir + ".tmp." + base + "." + RandomSuffix();
+  // The pid keeps forked children, which inherit the generator's state, from colliding.
+  tmp_path_ = dir + ".tmp." + base + "." + std::to_string(getpid()) + "." + RandomSuffix();
   fd_ = open(tmp_path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd_ < 0) {
     *err = "creating " + tmp_path_ + ": " + strerror(errno);
