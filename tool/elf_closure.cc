@@ -382,6 +382,213 @@ bool Compatible(const ElfInfo& a, const ElfInfo& b) {
   return a.is_64bit == b.is_64bit && a.little_endian == b.little_endian && a.machine == b.machine;
 }
 
+// One breadth-first walk over DT_NEEDED, loading each object once as ld.so does.
+class ClosureResolver {
+ public:
+  explicit ClosureResolver(const ClosureOptions& options)
+      : options_(options), sysroot_(options.sysroot == "/" ? "" : options.sysroot) {}
+
+  bool Run(const std::string& executable, std::vector<SharedLibrary>* out, std::string* err);
+
+ private:
+  bool LoadInterpreter(std::string* err);
+  bool Resolve(int current, const std::string& name, std::string* err);
+  std::vector<std::string> UserDirs(int current) const;
+  void Add(Object obj, const std::string& real_path, bool is_interpreter,
+           const std::string& needed_by);
+  // Relative directories (after expansion) are taken relative to the executable's directory:
+  // ld.so would use the process's working directory, which the closure must not depend on.
+  std::string Absolute(const std::string& dir) const {
+    return dir.empty() || dir[0] == '/' ? dir : objects_[0].origin + "/" + dir;
+  }
+  // True when `path` is an ELF object that can be loaded next to the executable.
+  bool Loadable(const std::string& path, ElfInfo* info) const {
+    std::string ignored;
+    return ReadElfInfo(path, info, &ignored) && Compatible(*info, objects_[0].info);
+  }
+
+  const ClosureOptions& options_;
+  const std::string sysroot_;
+  std::string executable_name_;
+  std::deque<Object> objects_;  // a deque: references stay valid while it grows
+  std::deque<int> queue_;
+  std::vector<SharedLibrary> libs_;
+  std::map<std::string, int> by_name_;  // DT_NEEDED names and DT_SONAMEs of loaded objects
+  std::map<std::string, int> by_real_path_;
+  std::vector<std::string> system_dirs_;  // ld.so.conf, then the default directories
+};
+
+bool ClosureResolver::Run(const std::string& executable, std::vector<SharedLibrary>* out,
+                          std::string* err) {
+  Object exe;
+  exe.label = "<executable>";
+  exe.path = executable;
+  std::string real_exe;
+  if (!ReadElfInfo(executable, &exe.info, err) || !RealPath(executable, &real_exe, err)) {
+    return false;
+  }
+  exe.origin = Dirname(real_exe);  // ld.so takes the main program's origin from /proc/self/exe
+  executable_name_ = Basename(executable);
+  objects_.push_back(std::move(exe));
+  queue_.push_back(0);
+  if (!LoadInterpreter(err)) {
+    return false;
+  }
+  ParseLdSoConf(sysroot_, "/etc/ld.so.conf", 0, &system_dirs_);
+  std::string triplet = MultiarchTriplet(objects_[0].info);
+  if (!triplet.empty()) {
+    system_dirs_.push_back(sysroot_ + "/lib/" + triplet);
+    system_dirs_.push_back(sysroot_ + "/usr/lib/" + triplet);
+  }
+  for (const char* dir : {"/lib64", "/usr/lib64", "/lib", "/usr/lib"}) {
+    system_dirs_.push_back(sysroot_ + dir);
+  }
+  while (!queue_.empty()) {
+    int current = queue_.front();
+    queue_.pop_front();
+    for (const std::string& name : objects_[current].info.needed) {
+      if (!Resolve(current, name, err)) {
+        return false;
+      }
+    }
+  }
+  std::sort(libs_.begin(), libs_.end(),
+            [](const SharedLibrary& a, const SharedLibrary& b) { return a.soname < b.soname; });
+  *out = std::move(libs_);
+  return true;
+}
+
+bool ClosureResolver::LoadInterpreter(std::string* err) {
+  const std::string& interp_path = objects_[0].info.interpreter;
+  if (interp_path.empty()) {
+    return true;  // static, or a shared library given as the executable
+  }
+  Object interp;
+  interp.label = Basename(interp_path);
+  interp.path = sysroot_ + interp_path;
+  interp.origin = Dirname(interp.path);
+  interp.loader = 0;
+  std::string real_path;
+  if (!FileExists(interp.path) || !RealPath(interp.path, &real_path, err)) {
+    *err = "interpreter " + interp_path + " not found";
+    return false;
+  }
+  if (!ReadElfInfo(interp.path, &interp.info, err)) {
+    return false;
+  }
+  Add(std::move(interp), real_path, true, "<executable>");
+  return true;
+}
+
+// DT_RPATH of the object and its loaders (unless the object has DT_RUNPATH), the library path,
+// then the object's DT_RUNPATH. An object's DT_RPATH counts only when it has no DT_RUNPATH.
+std::vector<std::string> ClosureResolver::UserDirs(int current) const {
+  const Object& obj = objects_[current];
+  const ElfInfo& target = objects_[0].info;
+  std::vector<std::string> dirs;
+  if (obj.info.runpath.empty()) {
+    for (int l = current; l >= 0; l = objects_[l].loader) {
+      if (objects_[l].info.runpath.empty()) {
+        for (const std::string& d : objects_[l].info.rpath) {
+          dirs.push_back(Absolute(ExpandTokens(d, objects_[l].origin, target)));
+        }
+      }
+    }
+  }
+  for (const std::string& d : options_.library_path) {
+    dirs.push_back(Absolute(ExpandTokens(d, objects_[0].origin, target)));
+  }
+  for (const std::string& d : obj.info.runpath) {
+    dirs.push_back(Absolute(ExpandTokens(d, obj.origin, target)));
+  }
+  return dirs;
+}
+
+bool ClosureResolver::Resolve(int current, const std::string& name, std::string* err) {
+  const Object& obj = objects_[current];
+  auto known = by_name_.find(name);
+  if (known != by_name_.end()) {
+    AddNeededBy(obj.label, &libs_[objects_[known->second].library]);
+    return true;
+  }
+  Object found;
+  found.label = name;
+  found.loader = current;
+  std::vector<std::string> user_dirs;
+  if (name.find('/') != std::string::npos) {
+    // A DT_NEEDED path: ld.so opens it as is, a relative one from its working directory; we
+    // take a relative one from the executable's directory instead.
+    std::string path = Absolute(name);
+    user_dirs.push_back(Dirname(path));
+    if (Loadable(path, &found.info)) {
+      found.path = path;
+    }
+  } else {
+    user_dirs = UserDirs(current);
+    std::vector<std::string> dirs = user_dirs;
+    dirs.insert(dirs.end(), system_dirs_.begin(), system_dirs_.end());
+    std::set<std::string> seen;
+    for (const std::string& dir : dirs) {
+      if (dir.empty() || !seen.insert(dir).second) {
+        continue;
+      }
+      std::string path = dir.back() == '/' ? dir + name : dir + "/" + name;
+      if (Loadable(path, &found.info)) {
+        found.path = path;
+        break;
+      }
+    }
+  }
+  if (found.path.empty()) {
+    std::string searched;
+    std::set<std::string> listed;
+    for (const std::string& d : user_dirs) {
+      if (listed.insert(d).second) {
+        searched += d + ", ";
+      }
+    }
+    if (name.find('/') == std::string::npos) {
+      searched += "ld.so.conf, default directories, ";
+    }
+    *err = name + " needed by " + (current == 0 ? executable_name_ : obj.label) +
+           " not found (searched: " + searched.substr(0, searched.size() - 2) + ")";
+    return false;
+  }
+  std::string real_path;
+  if (!RealPath(found.path, &real_path, err)) {
+    return false;
+  }
+  auto same_file = by_real_path_.find(real_path);
+  if (same_file != by_real_path_.end()) {  // another name for an object already loaded
+    by_name_.emplace(name, same_file->second);
+    AddNeededBy(obj.label, &libs_[objects_[same_file->second].library]);
+    return true;
+  }
+  found.origin = Dirname(found.path);
+  Add(std::move(found), real_path, false, obj.label);
+  return true;
+}
+
+void ClosureResolver::Add(Object obj, const std::string& real_path, bool is_interpreter,
+                          const std::string& needed_by) {
+  SharedLibrary lib;
+  lib.soname = obj.label;
+  lib.path = obj.path;
+  lib.real_path = real_path;
+  lib.is_interpreter = is_interpreter;
+  lib.needed_by.push_back(needed_by);
+  obj.library = static_cast<int>(libs_.size());
+  libs_.push_back(std::move(lib));
+  int index = static_cast<int>(objects_.size());
+  by_name_.emplace(obj.label, index);
+  if (!obj.info.soname.empty()) {
+    by_name_.emplace(obj.info.soname, index);
+  }
+  by_real_path_.emplace(real_path, index);
+  objects_.push_back(std::move(obj));
+  queue_.push_back(index);
+}
+
 }  // namespace
 
 bool ReadElfInfo(const std::string& path, ElfInfo* out, std::string* err) {
@@ -416,175 +623,7 @@ bool ReadElfInfo(const std::string& path, ElfInfo* out, std::string* err) {
 
 bool ResolveRuntimeClosure(const std::string& executable, const ClosureOptions& options,
                            std::vector<SharedLibrary>* out, std::string* err) {
-  const std::string& sysroot = options.sysroot == "/" ? std::string() : options.sysroot;
-  std::deque<Object> objects(1);  // a deque: references stay valid while it grows
-  objects[0].label = "<executable>";
-  objects[0].path = executable;
-  if (!ReadElfInfo(executable, &objects[0].info, err)) {
-    return false;
-  }
-  const ElfInfo target = objects[0].info;
-  std::string real_exe;
-  if (!RealPath(executable, &real_exe, err)) {
-    return false;
-  }
-  objects[0].origin =
-      Dirname(real_exe);  // ld.so takes the main program's origin from /proc/self/exe
-  std::vector<SharedLibrary> libs;
-  std::map<std::string, int> by_name;  // DT_NEEDED names and DT_SONAMEs of loaded objects
-  std::map<std::string, int> by_real_path;
-  std::deque<int> queue = {0};
-
-  auto add_object = [&](Object obj, const std::string& real_path, bool is_interpreter,
-                        const std::string& needed_by) {
-    SharedLibrary lib;
-    lib.soname = obj.label;
-    lib.path = obj.path;
-    lib.real_path = real_path;
-    lib.is_interpreter = is_interpreter;
-    lib.needed_by.push_back(needed_by);
-    obj.library = static_cast<int>(libs.size());
-    libs.push_back(lib);
-    int index = static_cast<int>(objects.size());
-    by_name.emplace(obj.label, index);
-    if (!obj.info.soname.empty()) {
-      by_name.emplace(obj.info.soname, index);
-    }
-    by_real_path.emplace(real_path, index);
-    objects.push_back(std::move(obj));
-    queue.push_back(index);
-  };
-
-  if (!target.interpreter.empty()) {
-    Object interp;
-    interp.label = Basename(target.interpreter);
-    interp.path = sysroot + target.interpreter;
-    interp.origin = Dirname(interp.path);
-    interp.loader = 0;
-    std::string real_path;
-    if (!FileExists(interp.path) || !RealPath(interp.path, &real_path, err)) {
-      *err = "interpreter " + target.interpreter + " not found";
-      return false;
-    }
-    if (!ReadElfInfo(interp.path, &interp.info, err)) {
-      return false;
-    }
-    add_object(std::move(interp), real_path, true, "<executable>");
-  }
-
-  std::vector<std::string> conf_dirs;
-  ParseLdSoConf(sysroot, "/etc/ld.so.conf", 0, &conf_dirs);
-  std::vector<std::string> default_dirs;
-  std::string triplet = MultiarchTriplet(target);
-  if (!triplet.empty()) {
-    default_dirs = {"/lib/" + triplet, "/usr/lib/" + triplet};
-  }
-  for (const char* dir : {"/lib64", "/usr/lib64", "/lib", "/usr/lib"}) {
-    default_dirs.push_back(dir);
-  }
-  for (std::string& dir : default_dirs) {
-    dir = sysroot + dir;
-  }
-
-  // Tries `path`; true when it is an existing ELF object loadable next to the executable.
-  auto try_candidate = [&](const std::string& path, ElfInfo* info) {
-    std::string ignored;
-    return ReadElfInfo(path, info, &ignored) && Compatible(*info, target);
-  };
-  // Relative directories (after expansion) are taken relative to the executable's directory:
-  // ld.so would use the process's working directory, which the closure must not depend on.
-  auto absolute = [&](const std::string& dir) {
-    return dir.empty() || dir[0] == '/' ? dir : objects[0].origin + "/" + dir;
-  };
-
-  while (!queue.empty()) {
-    int current = queue.front();
-    queue.pop_front();
-    for (const std::string& name : objects[current].info.needed) {
-      const Object& obj = objects[current];
-      auto known = by_name.find(name);
-      if (known != by_name.end()) {
-        AddNeededBy(obj.label, &libs[objects[known->second].library]);
-        continue;
-      }
-      Object found;
-      found.label = name;
-      found.loader = current;
-      std::vector<std::string> user_dirs;  // for the error message
-      if (name.find('/') != std::string::npos) {
-        // A DT_NEEDED path: ld.so opens it as is, relative to its working directory; we take a
-        // relative one relative to the executable's directory instead.
-        std::string path = absolute(name);
-        user_dirs.push_back(Dirname(path));
-        if (try_candidate(path, &found.info)) {
-          found.path = path;
-        }
-      } else {
-        std::vector<std::string> dirs;
-        if (obj.info.runpath.empty()) {
-          for (int l = current; l >= 0; l = objects[l].loader) {
-            if (objects[l].info.runpath.empty()) {
-              for (const std::string& d : objects[l].info.rpath) {
-                dirs.push_back(absolute(ExpandTokens(d, objects[l].origin, target)));
-              }
-            }
-          }
-        }
-        for (const std::string& d : options.library_path) {
-          dirs.push_back(absolute(ExpandTokens(d, objects[0].origin, target)));
-        }
-        for (const std::string& d : obj.info.runpath) {
-          dirs.push_back(absolute(ExpandTokens(d, obj.origin, target)));
-        }
-        user_dirs = dirs;
-        dirs.insert(dirs.end(), conf_dirs.begin(), conf_dirs.end());
-        dirs.insert(dirs.end(), default_dirs.begin(), default_dirs.end());
-        std::set<std::string> seen;
-        for (const std::string& dir : dirs) {
-          if (dir.empty() || !seen.insert(dir).second) {
-            continue;
-          }
-          std::string path = dir.back() == '/' ? dir + name : dir + "/" + name;
-          if (try_candidate(path, &found.info)) {
-            found.path = path;
-            break;
-          }
-        }
-      }
-      std::string needer = current == 0 ? Basename(executable) : obj.label;
-      if (found.path.empty()) {
-        std::string searched;
-        std::set<std::string> listed;
-        for (const std::string& d : user_dirs) {
-          if (listed.insert(d).second) {
-            searched += d + ", ";
-          }
-        }
-        if (name.find('/') == std::string::npos) {
-          searched += "ld.so.conf, default directories, ";
-        }
-        *err = name + " needed by " + needer +
-               " not found (searched: " + searched.substr(0, searched.size() - 2) + ")";
-        return false;
-      }
-      std::string real_path;
-      if (!RealPath(found.path, &real_path, err)) {
-        return false;
-      }
-      auto same_file = by_real_path.find(real_path);
-      if (same_file != by_real_path.end()) {  // another name for an object already loaded
-        by_name.emplace(name, same_file->second);
-        AddNeededBy(obj.label, &libs[objects[same_file->second].library]);
-        continue;
-      }
-      found.origin = Dirname(found.path);
-      add_object(std::move(found), real_path, false, obj.label);
-    }
-  }
-  std::sort(libs.begin(), libs.end(),
-            [](const SharedLibrary& a, const SharedLibrary& b) { return a.soname < b.soname; });
-  *out = std::move(libs);
-  return true;
+  return ClosureResolver(options).Run(executable, out, err);
 }
 
 }  // namespace wandb_job
