@@ -43,6 +43,9 @@ struct ClosureOptions {
 /// ELF class or machine skipped, the interpreter included. Sorted by soname. A library that
 /// can't be found is an error naming it and what needed it. A static executable has an empty
 /// closure.
+/// Unlike ld.so, relative DT_NEEDED paths and relative RPATH/RUNPATH entries are taken relative
+/// to the executable's directory, not the working directory. `sysroot` prefixes ld.so.conf, the
+/// default directories and the interpreter, not RPATH/RUNPATH. $LIB is "lib64" or "lib".
 bool ResolveRuntimeClosure(const std::string& executable, const ClosureOptions& options,
                            std::vector<SharedLibrary>* out, std::string* err);
 

@@ -19,7 +19,9 @@ struct FoundLockfile {
 
 /// Looks for vcpkg.json, vcpkg-configuration.json, conan.lock, package-lock.cmake (CPM) and
 /// requirements.txt in each of `dirs` (not recursively), then adds `given` (kind "user"; a missing
-/// given file is an error). No duplicates; sorted by relpath.
+/// given file is an error; a relative one is relative to `code_dir`). No duplicates (the same
+/// file found twice is listed once; two files with the same relpath are an error); sorted by
+/// relpath.
 bool FindLockfiles(const std::vector<std::string>& dirs, const std::vector<std::string>& given,
                    const std::string& code_dir, std::vector<FoundLockfile>* out, std::string* err);
 
@@ -33,7 +35,9 @@ struct FetchContentSource {
 
 /// Scans FETCHCONTENT_BASE_DIR (`deps_dir`, usually <build>/_deps): each <name>-src directory, with
 /// the git commit and remote of a git checkout, or URL and URL_HASH from its <name>-subbuild.
-/// A missing deps_dir gives an empty list. Sorted by name.
+/// A missing deps_dir gives an empty list. Sorted by name. Also reads CMake >= 3.30's direct
+/// population (<name>-stamp/*-urlinfo.txt, the checkout's .git/config); a <name>-build without
+/// download details is "local" (SOURCE_DIR or FETCHCONTENT_SOURCE_DIR_<NAME>).
 bool ScanFetchContent(const std::string& deps_dir, std::vector<FetchContentSource>* out,
                       std::string* err);
 
