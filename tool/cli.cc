@@ -12,6 +12,7 @@
 #include "bundle.h"
 #include "file_util.h"
 #include "job_store.h"
+#include "job_views.h"
 #include "log.h"
 #include "publish.h"
 #include "version.h"
@@ -153,6 +154,7 @@ int CmdPublish(const Args& args) {
       printf("%s%s:%s %s, aliases: %s\n", options.dry_run ? "would publish " : "", full.c_str(),
              r.known ? VersionName(r.job).c_str() : "v?", state,
              Join(r.job.aliases, ", ").c_str());
+      fflush(stdout);
     }
     nlohmann::ordered_json j;
     j["name"] = r.name;
@@ -181,6 +183,139 @@ int CmdPublish(const Args& args) {
   return 0;
 }
 
+// --- views -------------------------------------------------------------------------------
+
+bool OpenStore(const std::string& given, std::unique_ptr<JobStore>* store, std::string* err) {
+  return JobStore::Open(StoreRootOption(given), store, err);
+}
+
+int CmdList(const Args& args) {
+  CLI::App app{"List jobs: name, entity, project, latest version, aliases, number of versions.",
+               "wandb-job ls"};
+  bool json = false;
+  std::string store_root, entity, project;
+  app.add_flag("--json", json, "print JSON (fields in the README)");
+  app.add_option("--entity,-e", entity, "only this entity");
+  app.add_option("--project,-p", project, "only this project");
+  app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
+  if (int rc = Parse(app, "ls", args); rc >= 0) {
+    return rc;
+  }
+  std::unique_ptr<JobStore> store;
+  std::vector<StoredCollection> jobs;
+  std::string err;
+  if (!OpenStore(store_root, &store, &err) || !store->List("job", &jobs, &err)) {
+    return Fail(err);
+  }
+  jobs.erase(std::remove_if(jobs.begin(), jobs.end(),
+                            [&](const StoredCollection& c) {
+                              return (!entity.empty() && c.entity != entity) ||
+                                     (!project.empty() && c.project != project);
+                            }),
+             jobs.end());
+  printf("%s", RenderJobList(jobs, json ? ViewFormat::kJson : ViewFormat::kText).c_str());
+  return 0;
+}
+
+// The job a reference names: parts left out match any entity or project, but must leave one.
+bool FindJob(const JobStore& store, const JobRef& ref, StoredCollection* out, std::string* err) {
+  std::vector<StoredCollection> jobs;
+  if (!store.List("job", &jobs, err)) {
+    return false;
+  }
+  std::vector<const StoredCollection*> matches;
+  for (const StoredCollection& c : jobs) {
+    if (c.name == ref.name && (ref.entity.empty() || c.entity == ref.entity) &&
+        (ref.project.empty() || c.project == ref.project)) {
+      matches.push_back(&c);
+    }
+  }
+  if (matches.empty()) {
+    *err = "unknown job '" + ref.name + "'" +
+           (ref.project.empty() ? "" : " in " + (ref.entity.empty() ? "" : ref.entity + "/") +
+                                           ref.project) +
+           "; `wandb-job ls` lists the jobs";
+    return false;
+  }
+  if (matches.size() > 1) {
+    std::string names;
+    for (const StoredCollection* c : matches) {
+      names += (names.empty() ? "" : ", ") + c->entity + "/" + c->project + "/" + c->name;
+    }
+    *err = "job '" + ref.name + "' exists in several projects (" + names +
+           "); name it as ENTITY/PROJECT/NAME";
+    return false;
+  }
+  *out = *matches[0];
+  return true;
+}
+
+int CmdShow(const Args& args) {
+  CLI::App app{"Show a job: details, versions (aliases, digest, input and output types, files) "
+               "and runs.",
+               "wandb-job show"};
+  bool json = false;
+  std::string store_root, ref_text;
+  app.add_option("job", ref_text, "[[ENTITY/]PROJECT/]NAME[:ALIAS|:vN]")->required();
+  app.add_flag("--json", json, "print JSON (fields in the README)");
+  app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
+  if (int rc = Parse(app, "show", args); rc >= 0) {
+    return rc;
+  }
+  JobRef ref;
+  std::string err;
+  if (!ParseJobRef(ref_text, &ref, &err)) {
+    return UsageError("show", err);
+  }
+  std::unique_ptr<JobStore> store;
+  StoredCollection job;
+  if (!OpenStore(store_root, &store, &err) || !FindJob(*store, ref, &job, &err)) {
+    return Fail(err);
+  }
+  const JobStore* reader = store.get();
+  std::string out;
+  if (!RenderJobShow(
+          job, ref.selector,
+          [reader](const StoredVersion& v, const std::string& path, std::string* contents,
+                   std::string* read_err) { return reader->ReadFile(v, path, contents, read_err); },
+          json ? ViewFormat::kJson : ViewFormat::kText, &out, &err)) {
+    return Fail(err);
+  }
+  printf("%s", out.c_str());
+  return 0;
+}
+
+int CmdStore(const Args& args) {
+  CLI::App app{"Maintain the local job store.", "wandb-job store"};
+  std::string store_root;
+  app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
+  CLI::App* verify = app.add_subcommand("verify", "re-hash every blob and check every version");
+  app.require_subcommand(1);
+  if (int rc = Parse(app, "store", args); rc >= 0) {
+    return rc;
+  }
+  std::unique_ptr<JobStore> store;
+  std::string err;
+  if (!OpenStore(store_root, &store, &err)) {
+    return Fail(err);
+  }
+  if (verify->parsed()) {
+    std::vector<std::string> problems;
+    if (!store->Verify(&problems, &err)) {
+      return Fail(err);
+    }
+    for (const std::string& p : problems) {
+      printf("%s\n", p.c_str());
+    }
+    if (!problems.empty()) {
+      return Fail("store " + store->root() + " is damaged: " + std::to_string(problems.size()) +
+                  " problem(s)");
+    }
+    printf("store %s: ok\n", store->root().c_str());
+  }
+  return 0;
+}
+
 // --- the table ------------------------------------------------------------------------------
 
 int CmdVersion(const Args&) {
@@ -191,6 +326,9 @@ int CmdVersion(const Args&) {
 const Command kCommands[] = {
     {"bundle", "capture a job bundle for a CMake target (build step)", CmdBundle},
     {"publish", "publish bundles to W&B or the local store", CmdPublish},
+    {"ls", "list jobs", CmdList},
+    {"show", "show a job's details, versions and runs", CmdShow},
+    {"store", "maintain the local store (verify)", CmdStore},
     {"version", "print the version", CmdVersion},
 };
 

@@ -700,6 +700,29 @@ bool JobStore::Get(const std::string& entity, const std::string& project, const 
   return true;
 }
 
+bool JobStore::FindExisting(const ArtifactUpload& upload, PublishedArtifact* out, bool* found,
+                            std::string* err) {
+  *found = false;
+  StoredCollection c;
+  std::string missing;
+  if (!Get(upload.entity, upload.project, upload.type, upload.name, &c, &missing)) {
+    return true;  // No such collection yet: the version would be v0.
+  }
+  std::string digest = upload.manifest.Digest();
+  for (const StoredVersion& v : c.versions) {
+    if (v.digest == digest) {
+      *found = true;
+      out->id = v.id;
+      out->version_index = v.index;
+      out->digest = v.digest;
+      out->created = false;
+      out->aliases = v.aliases;
+      return true;
+    }
+  }
+  return true;
+}
+
 bool JobStore::List(const std::string& type, std::vector<StoredCollection>* out,
                     std::string* err) const {
   out->clear();

@@ -60,6 +60,8 @@ class JobStore : public ArtifactSink {
   std::string Destination() const override;
   bool DefaultEntity(std::string* entity, std::string* err) override;
   bool Publish(const ArtifactUpload& upload, PublishedArtifact* out, std::string* err) override;
+  bool FindExisting(const ArtifactUpload& upload, PublishedArtifact* out, bool* found,
+                    std::string* err) override;
 
   /// All collections of `type` ("" for all) that have at least one version, sorted by entity,
   /// project, name, type.
