@@ -143,6 +143,12 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
   Directory of the Dockerfile templates. Default: ``templates`` beside this module's directory;
   the installed package sets it.
 
+.. variable:: WANDB_JOB_CAPTURE
+
+  ``ON`` by default. When ``OFF``, ``wandb_add_job`` still checks its arguments but creates no
+  targets and needs no helper: the generated ``Dockerfile.wandb`` configures with it ``OFF``, so an
+  image build needs only the job's own dependencies.
+
 .. variable:: WANDB_JOB_PUBLISH_ARGS
 
   A list of extra arguments passed to every ``wandb-job publish`` command (cache ``STRING``).
@@ -154,6 +160,7 @@ block(SCOPE_FOR POLICIES)
 cmake_policy(VERSION 3.25)
 
 set(WANDB_JOB_PUBLISH_ARGS "" CACHE STRING "Extra arguments of every 'wandb-job publish' (a list)")
+option(WANDB_JOB_CAPTURE "Declare the capture and publish targets of wandb_add_job()" ON)
 
 function(wandb_add_job target)
   set(one_value NAME ENTITY PROJECT SOURCE DESCRIPTION CONFIG_FILE CODE_DIR DOCKERFILE
@@ -209,6 +216,11 @@ function(wandb_add_job target)
     _wandb_job_absolute(${fn} LOCKFILES FILE "${file}" abs)
     list(APPEND lockfiles "${abs}")
   endforeach()
+
+  # Building a job's own image (the generated Dockerfile) needs the targets, not the capture.
+  if(NOT WANDB_JOB_CAPTURE)
+    return()
+  endif()
 
   _wandb_job_find_tool(${fn} tool tool_depends)
   if(DEFINED WANDB_JOB_TEMPLATES_DIR)

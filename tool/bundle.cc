@@ -34,7 +34,7 @@ using ordered_json = nlohmann::ordered_json;
 constexpr char kBundleFormat[] = "wandb-job-bundle/1";
 constexpr char kGeneratedDockerfile[] = "Dockerfile.wandb";
 constexpr char kDefaultAptPackages[] =
-    "ca-certificates cmake g++ git make ninja-build pkg-config";
+    "ca-certificates cmake g++ git make ninja-build nlohmann-json3-dev pkg-config";
 
 /// Everything the capture decided, before anything is written.
 struct Capture {
