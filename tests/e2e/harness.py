@@ -30,10 +30,14 @@ GIT_NAME = "E2E Tester"
 GIT_EMAIL = "e2e@example.invalid"
 GIT_EPOCH = 1704067200  # 2024-01-01T00:00:00Z
 
-# Environment variables that would make a test depend on the machine it runs on.
-_DROPPED_ENV_PREFIXES = ("WANDB_", "GIT_", "CMAKE_", "CTEST_", "NINJA_", "MAKE", "MFLAGS",
-                         "DESTDIR", "SOURCE_DATE_EPOCH", "XDG_", "LD_LIBRARY_PATH", "CXXFLAGS",
-                         "CFLAGS", "LDFLAGS", "CXX", "CC")
+# Environment variables that would change what the tests assert on: git's and W&B's settings, the
+# clock, the generator and build type, install redirection and make's jobserver. The compiler
+# (CC, CXX, flags) and where dependencies are found (CMAKE_PREFIX_PATH, PKG_CONFIG_PATH) are kept.
+_DROPPED_ENV_PREFIXES = ("WANDB_", "GIT_", "SOURCE_DATE_EPOCH", "XDG_", "LD_LIBRARY_PATH",
+                         "LD_PRELOAD", "CMAKE_GENERATOR", "CMAKE_BUILD_TYPE",
+                         "CMAKE_CONFIGURATION_TYPES", "CMAKE_BUILD_PARALLEL_LEVEL",
+                         "CMAKE_EXPORT_COMPILE_COMMANDS", "CMAKE_INSTALL_PREFIX", "CTEST_",
+                         "DESTDIR", "NINJA_STATUS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
 
 
 class Skip(Exception):
@@ -180,12 +184,12 @@ class Context:
         self.root = os.path.realpath(tempfile.mkdtemp(prefix="wandb-e2e-%s-" % name))
         self._prefix = None
         self._counter = 0
-        self.home = self.make_home("home", "e2etester")
+        self.home = self.make_home("home")
         self.env = self.make_env(self.home, "e2etester")
 
     # --- environment ---------------------------------------------------------------------
 
-    def make_home(self, dirname, user):
+    def make_home(self, dirname):
         home = os.path.join(self.root, dirname)
         os.makedirs(home, exist_ok=True)
         write_file(os.path.join(home, ".gitconfig"),

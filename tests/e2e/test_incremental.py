@@ -94,6 +94,37 @@ def commit_on_packed_refs(ctx):
     h.check_equal(b.meta["git"]["commit"], t.repo.head(), "commit after re-run")
 
 
+def checkout_elsewhere(ctx):
+    t = Tree(ctx, "checkout")
+    first = t.repo.head()
+    t.repo.write("data/notes.txt", "second\n")
+    second = t.repo.commit("second")
+    t.repo.tracking_ref()
+    t.build_target()
+    t.assert_no_work("first build")
+    t.repo.git("checkout", "-q", "--detach", first)
+    b = t.assert_reran("detached checkout of the previous commit")
+    h.check_equal(b.meta["git"]["commit"], first, "commit after the checkout")
+    t.repo.git("checkout", "-q", "-b", "topic", second)
+    b = t.assert_reran("checkout of a new branch")
+    h.check_equal(b.meta["git"]["branch"], "topic", "branch after the checkout")
+
+
+def worktree_commit(ctx):
+    t = Tree(ctx, "worktree-main")
+    wt = h.Repo(ctx, os.path.join(os.path.dirname(t.repo.path), "wt"))
+    t.repo.git("worktree", "add", "-q", "-b", "feature", wt.path)
+    build = os.path.join(os.path.dirname(t.repo.path), "build-wt")
+    ctx.configure(wt.path, build, generator="Ninja")
+    t.build = build
+    t.repo = wt
+    t.build_target()
+    t.assert_no_work("first build in the worktree")
+    commit = wt.commit("feature", allow_empty=True)
+    b = t.assert_reran("new commit in the linked worktree")
+    h.check_equal(b.meta["git"]["commit"], commit, "commit after the worktree commit")
+
+
 def dirty_edit(ctx):
     t = Tree(ctx, "dirty")
     t.build_target("job-bundle")
@@ -153,6 +184,8 @@ CASES = [
     ("no-op builds", noop_builds),
     ("new commit", new_commit),
     ("new commit with packed refs", commit_on_packed_refs),
+    ("checkout of another commit and branch", checkout_elsewhere),
+    ("new commit in a linked worktree", worktree_commit),
     ("dirty edit of a packaged file", dirty_edit),
     ("new untracked file in an artifact job", new_untracked_file),
     ("target rebuilt", target_rebuilt),

@@ -25,6 +25,7 @@ CONFIG_FILE = {
     "use_amp": False,
     "seed": None,
     "schedule": {"warmup": {"steps": 100, "enabled": True}},
+    "gr\u00f6\u00dfe": 3,  # a non-ASCII key: wandb-job.json escapes it as json.dumps does
 }
 CONFIG_PAIRS = "lr=0.01 optimizer.lr=0.005 run_name=first batch_size=32 verbose=true"
 # CONFIG merged over CONFIG_FILE: base keys keep their places, new keys follow in CONFIG order.
@@ -36,6 +37,7 @@ MERGED = {
     "use_amp": False,
     "seed": None,
     "schedule": {"warmup": {"steps": 100, "enabled": True}},
+    "gr\u00f6\u00dfe": 3,
     "lr": 0.01,
     "run_name": "first",
     "batch_size": 32,
@@ -167,6 +169,7 @@ def repo_job_file(ctx):
     # Exactly json.dumps(indent=4) of the same document (no trailing newline, ASCII escapes).
     h.check_equal(b.job_text, json.dumps(json.loads(b.job_text), indent=4),
                   "wandb-job.json bytes")
+    h.check("\\u00f6" in b.job_text, "non-ASCII key not escaped as json.dumps does")
 
 
 def other_source_keys(ctx):

@@ -36,7 +36,7 @@ def reproducible(ctx):
     repo = make_repo(ctx)
     gen = ctx.generator()
     build_a = os.path.join(ctx.fresh_dir("first"), "build")
-    home_a = ctx.make_home("home-a", USER_A)
+    home_a = ctx.make_home("home-a")
     env_a = ctx.make_env(home_a, USER_A)
     ctx.configure(repo.path, build_a, generator=gen, env=env_a)
     ctx.build(build_a, "job-bundle", env=env_a)
@@ -44,7 +44,7 @@ def reproducible(ctx):
     # Later, elsewhere, as someone else.
     time.sleep(2.1)
     build_b = os.path.join(ctx.fresh_dir("second-run"), "deeper", "build-two")
-    home_b = ctx.make_home("home-b", USER_B)
+    home_b = ctx.make_home("home-b")
     env_b = ctx.make_env(home_b, USER_B)
     ctx.configure(repo.path, build_b, generator=gen, env=env_b)
     ctx.build(build_b, "job-bundle", env=env_b)
