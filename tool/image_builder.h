@@ -1,6 +1,6 @@
 // Builds the OCI image of an image job into the bundle, without a daemon: the target, its
 // runtime shared-library closure and added files in reproducible layers, plus the image config.
-// Building only: nothing here touches the network.
+// Building only: nothing here touches the network (a BASE_IMAGE is merged in at push time).
 #pragma once
 
 #include <cstdint>
@@ -25,10 +25,33 @@ struct BundleImageInput {
   std::string source_url;              // org.opencontainers.image.source (clean remote URL)
   std::string revision;                // org.opencontainers.image.revision (commit)
   std::vector<std::pair<std::string, std::string>> files;  // extra files: absolute source, dest
+  std::vector<std::string> env;        // extra "NAME=value" entries (after PATH, LD_LIBRARY_PATH)
+  std::string working_dir;             // "" is "/"
+  std::string user;                    // "" is root
+  /// Compressed layers kept between builds so an unchanged layer is not compressed again
+  /// (e.g. <binary_dir>/wandb-jobs/.layers); "" for none.
+  std::string layer_cache_dir;
 };
 
-/// Writes an OCI image layout into `layout_dir` (created). Same input, same bytes.
+// The filesystem of the image (docs/image.md):
+//   /usr/local/bin/<program>          the target, RPATH/RUNPATH removed
+//   /usr/local/lib/<soname>           libraries built in the project (below binary_dir), likewise
+//   <original absolute path>          every other library of the closure and the dynamic loader
+//                                     (scratch images)
+//   /opt/wandb-job/lib/<soname>       every library and the loader (with a BASE_IMAGE, so the
+//                                     base's own /lib stays untouched; the entrypoint runs the
+//                                     loader explicitly)
+//   <dest>                            FILES
+// Env LD_LIBRARY_PATH lists the library directories, project libraries first. Layers, bottom to
+// top: system libraries, project libraries, files, the program; empty layers are left out.
+
+/// Writes an OCI image layout into `layout_dir` (replaced). Same input, same bytes.
 bool BuildBundleImage(const BundleImageInput& input, const std::string& layout_dir,
                       std::string* err);
+
+/// The image's copy of an ELF file built in the project: DT_RPATH/DT_RUNPATH entries removed
+/// (their strings zeroed unless shared) and the GNU build ID recomputed from the result, so the
+/// build directory leaves no trace. `*changed` is false (and `*out` the file) without either.
+bool StripBuildPaths(const std::string& path, std::string* out, bool* changed, std::string* err);
 
 }  // namespace wandb_job

@@ -1,0 +1,216 @@
+#include "docker_config.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <nlohmann/json.hpp>
+
+#include "file_util.h"
+#include "hash.h"
+
+namespace wandb_job {
+namespace {
+
+using json = nlohmann::json;
+
+constexpr char kDockerHubKey[] = "https://index.docker.io/v1/";
+
+// "https://host:port/v1/" -> "host:port".
+std::string HostOfKey(std::string key) {
+  size_t scheme = key.find("://");
+  if (scheme != std::string::npos) {
+    key = key.substr(scheme + 3);
+  }
+  return key.substr(0, key.find('/'));
+}
+
+bool IsDockerHub(const std::string& registry) {
+  return registry == "registry-1.docker.io" || registry == "docker.io" ||
+         registry == "index.docker.io";
+}
+
+// Runs `docker-credential-<helper> get` with `server` on stdin; its stdout in `*out`.
+// `*found` is false when the helper says it has nothing for the server.
+bool RunHelper(const std::string& helper, const std::string& server, std::string* out, bool* found,
+               std::string* err) {
+  std::string program = "docker-credential-" + helper;
+  int in_pipe[2], out_pipe[2];
+  if (pipe2(in_pipe, O_CLOEXEC) != 0) {
+    *err = std::string("pipe: ") + strerror(errno);
+    return false;
+  }
+  if (pipe2(out_pipe, O_CLOEXEC) != 0) {
+    *err = std::string("pipe: ") + strerror(errno);
+    close(in_pipe[0]);
+    close(in_pipe[1]);
+    return false;
+  }
+  pid_t pid = fork();
+  if (pid < 0) {
+    *err = std::string("fork: ") + strerror(errno);
+    return false;
+  }
+  if (pid == 0) {
+    dup2(in_pipe[0], 0);
+    dup2(out_pipe[1], 1);
+    execlp(program.c_str(), program.c_str(), "get", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  close(in_pipe[0]);
+  close(out_pipe[1]);
+  // The server name is tiny: it fits the pipe buffer, so writing first can't deadlock.
+  signal(SIGPIPE, SIG_IGN);
+  ssize_t ignored = write(in_pipe[1], server.data(), server.size());
+  (void)ignored;
+  close(in_pipe[1]);
+  char buf[4096];
+  ssize_t n;
+  out->clear();
+  while ((n = read(out_pipe[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+    if (n > 0) {
+      out->append(buf, static_cast<size_t>(n));
+    }
+  }
+  close(out_pipe[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
+    *err = "credential helper " + program + " not found in PATH";
+    return false;
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    // The protocol's answer for "nothing stored" is this message and a failing exit.
+    if (out->find("credentials not found") != std::string::npos) {
+      *found = false;
+      return true;
+    }
+    std::string msg = *out;
+    while (!msg.empty() && (msg.back() == '\n' || msg.back() == '.')) {
+      msg.pop_back();
+    }
+    *err = "credential helper " + program + " failed" + (msg.empty() ? "" : ": " + msg);
+    return false;
+  }
+  *found = true;
+  return true;
+}
+
+bool FromHelper(const std::string& helper, const std::string& server, RegistryCredentials* out,
+                std::string* err) {
+  std::string text;
+  bool found = false;
+  if (!RunHelper(helper, server, &text, &found, err)) {
+    return false;
+  }
+  if (!found) {
+    return true;
+  }
+  try {
+    json j = json::parse(text);
+    std::string user = j.value("Username", "");
+    std::string secret = j.value("Secret", "");
+    if (user == "<token>") {
+      out->identity_token = secret;
+    } else {
+      out->username = user;
+      out->password = secret;
+    }
+    return true;
+  } catch (const json::exception&) {
+    *err = "credential helper docker-credential-" + helper + " answered something not JSON";
+    return false;
+  }
+}
+
+}  // namespace
+
+std::string DockerConfigDir() {
+  std::string dir = GetEnv("DOCKER_CONFIG");
+  return !dir.empty() ? dir : JoinPath(HomeDirectory(), ".docker");
+}
+
+bool LookUpRegistryCredentials(const std::string& registry, const std::string& config_dir,
+                               RegistryCredentials* out, std::string* err) {
+  *out = RegistryCredentials();
+  std::string path = JoinPath(config_dir.empty() ? DockerConfigDir() : config_dir, "config.json");
+  if (!FileExists(path)) {
+    return true;
+  }
+  std::string text;
+  if (!ReadFile(path, &text, err)) {
+    return false;
+  }
+  json config;
+  try {
+    config = json::parse(text);
+  } catch (const json::exception& e) {
+    *err = path + ": invalid JSON";
+    return false;
+  }
+  if (!config.is_object()) {
+    *err = path + ": not a JSON object";
+    return false;
+  }
+  bool hub = IsDockerHub(registry);
+  auto matches = [&](const std::string& key) {
+    return hub ? (key == kDockerHubKey || IsDockerHub(HostOfKey(key))) : HostOfKey(key) == registry;
+  };
+  std::string server = hub ? kDockerHubKey : registry;
+  if (config.contains("credHelpers") && config["credHelpers"].is_object()) {
+    for (const auto& [key, helper] : config["credHelpers"].items()) {
+      if (matches(key) && helper.is_string()) {
+        if (!FromHelper(helper.get<std::string>(), server, out, err)) {
+          *err = path + ": " + *err;
+          return false;
+        }
+        return true;
+      }
+    }
+  }
+  if (config.contains("auths") && config["auths"].is_object()) {
+    for (const auto& [key, entry] : config["auths"].items()) {
+      if (!matches(key) || !entry.is_object()) {
+        continue;
+      }
+      if (entry.contains("identitytoken") && entry["identitytoken"].is_string()) {
+        out->identity_token = entry["identitytoken"].get<std::string>();
+      }
+      std::string user = entry.value("username", "");
+      std::string pass = entry.value("password", "");
+      if (entry.contains("auth") && entry["auth"].is_string()) {
+        std::string decoded;
+        std::string auth = entry["auth"].get<std::string>();
+        size_t colon;
+        if (!Base64Decode(auth, &decoded) ||
+            (colon = decoded.find(':')) == std::string::npos) {
+          *err = path + ": the \"auth\" entry for " + key + " is not base64 of user:password";
+          return false;
+        }
+        user = decoded.substr(0, colon);
+        pass = decoded.substr(colon + 1);
+      }
+      out->username = user;
+      out->password = pass;
+      if (!out->empty()) {
+        return true;
+      }
+    }
+  }
+  if (config.contains("credsStore") && config["credsStore"].is_string() &&
+      !config["credsStore"].get<std::string>().empty()) {
+    if (!FromHelper(config["credsStore"].get<std::string>(), server, out, err)) {
+      *err = path + ": " + *err;
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace wandb_job
