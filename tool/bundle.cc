@@ -58,6 +58,8 @@ struct Capture {
   NativeLock native_lock;
   std::vector<SharedLibrary> closure;
   std::set<std::string> inputs;  // depfile
+  // Directories whose listing decides the code: adding a file changes their mtime.
+  std::set<std::string> input_dirs;
 };
 
 std::string RandomSuffix() {
@@ -357,7 +359,15 @@ bool SelectCode(Capture* c, std::string* err) {
     return false;
   }
   for (const std::string& f : c->code.files) {
-    c->inputs.insert(JoinPath(in.code_dir, f));
+    std::string path = JoinPath(in.code_dir, f);
+    c->inputs.insert(path);
+    for (size_t slash = path.rfind('/'); slash != std::string::npos && slash > 0;
+         slash = path.rfind('/', slash - 1)) {
+      std::string dir = path.substr(0, slash);
+      if (!IsWithin(dir, in.code_dir) || !c->input_dirs.insert(dir).second) {
+        break;
+      }
+    }
   }
   c->inputs.insert(c->code.ignore_files.begin(), c->code.ignore_files.end());
   if (c->source_type == "artifact") {
@@ -628,6 +638,11 @@ bool WriteDepfile(const Capture& c, const BundleOptions& options, std::string* e
     // ninja treats a missing input as always dirty; list only what exists.
     if (!input.empty() && FileExists(input) && !IsDirectory(input)) {
       text += " \\\n  " + EscapeDepfilePath(input);
+    }
+  }
+  for (const std::string& dir : c.input_dirs) {
+    if (IsDirectory(dir)) {
+      text += " \\\n  " + EscapeDepfilePath(dir);
     }
   }
   text += "\n";

@@ -10,12 +10,16 @@
 #include <vector>
 
 #include "bundle.h"
+#include "exec_shim.h"
 #include "file_util.h"
+#include "job_runner.h"
 #include "job_store.h"
 #include "job_views.h"
 #include "log.h"
 #include "publish.h"
 #include "version.h"
+#include "wandb_client.h"
+#include "wandb_credentials.h"
 
 namespace wandb_job {
 namespace {
@@ -41,7 +45,19 @@ int UsageError(const std::string& command, const std::string& message) {
 
 /// Parses `args` with `app`. Returns -1 to go on, else the exit code (help printed: 0; bad: 2).
 int Parse(CLI::App& app, const std::string& command, const Args& args) {
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 pops from the back.
+  // "--opt=" with an empty value (an empty $<CONFIG> from CMake) would make CLI11 take the next
+  // argument as the value; split it into "--opt" and an explicit empty argument.
+  std::vector<std::string> split;
+  for (const std::string& arg : args) {
+    if (arg.size() > 3 && arg.compare(0, 2, "--") == 0 && arg.back() == '=' &&
+        arg.find('=') == arg.size() - 1) {
+      split.push_back(arg.substr(0, arg.size() - 1));
+      split.emplace_back();
+    } else {
+      split.push_back(arg);
+    }
+  }
+  std::vector<std::string> reversed(split.rbegin(), split.rend());  // CLI11 pops from the back.
   try {
     app.parse(reversed);
   } catch (const CLI::CallForHelp&) {
@@ -117,34 +133,55 @@ int CmdPublish(const Args& args) {
   if (int rc = Parse(app, "publish", args); rc >= 0) {
     return rc;
   }
-  std::string mode = GetEnv("WANDB_MODE");
-  if (mode == "disabled") {
+  WandbCredentials creds;
+  std::string err;
+  if (!LoadWandbCredentials(&creds, &err)) {
+    return Fail(err);
+  }
+  if (creds.mode == WandbMode::kDisabled) {
     Info("WANDB_MODE=disabled: nothing published");
     if (json) {
       printf("[]\n");
     }
     return 0;
   }
-  if (mode != "offline" && !GetEnv("WANDB_API_KEY").empty()) {
-    return Fail("publishing to W&B is not available in this version; set WANDB_MODE=offline "
-                "to publish to the local store");
-  }
   // Every bundle is read and checked before anything is published.
   std::vector<Bundle> loaded(bundles.size());
-  std::string err;
   for (size_t i = 0; i < bundles.size(); ++i) {
     if (!LoadBundle(bundles[i], &loaded[i], &err)) {
       return Fail(err);
     }
   }
+  // W&B when a key is found and WANDB_MODE is not offline, unless --store names a local store.
   std::unique_ptr<JobStore> store;
-  if (!JobStore::Open(StoreRootOption(store_root), &store, &err)) {
-    return Fail(err);
+  std::unique_ptr<WandbClient> client;
+  std::unique_ptr<WandbSink> wandb;
+  ArtifactSink* sink = nullptr;
+  if (store_root.empty() && creds.UseWandb()) {
+    WandbClientOptions client_options;
+    client_options.base_url = creds.base_url;
+    client_options.api_key = creds.api_key;
+    client = std::make_unique<WandbClient>(std::move(client_options));
+    wandb = std::make_unique<WandbSink>(client.get());
+    sink = wandb.get();
+  } else {
+    if (!JobStore::Open(StoreRootOption(store_root), &store, &err)) {
+      return Fail(err);
+    }
+    sink = store.get();
   }
+  // The hidden W&B run is finished and deleted whatever happened.
+  auto finish = [&wandb]() {
+    std::string finish_err;
+    if (wandb != nullptr && !wandb->Finish(&finish_err)) {
+      Warning("%s", finish_err.c_str());
+    }
+  };
   nlohmann::ordered_json summary = nlohmann::ordered_json::array();
   for (const Bundle& bundle : loaded) {
     JobPublishResult r;
-    if (!PublishBundle(bundle, store.get(), options, &r, &err)) {
+    if (!PublishBundle(bundle, sink, options, &r, &err)) {
+      finish();
       return Fail(err);
     }
     std::string full = r.entity + "/" + r.project + "/" + r.name;
@@ -174,11 +211,17 @@ int CmdPublish(const Args& args) {
     j["dry_run"] = options.dry_run;
     summary.push_back(j);
   }
+  finish();
   if (json) {
     printf("%s\n", summary.dump(2).c_str());
   } else {
     Info("%s: %s", options.dry_run ? "nothing written" : "published to",
-         store->Destination().c_str());
+         sink->Destination().c_str());
+  }
+  if (wandb != nullptr && !options.dry_run) {
+    const UploadStats& st = wandb->stats();
+    Info("uploaded %d file(s), %llu bytes; %d file(s) already stored", st.files_uploaded,
+         static_cast<unsigned long long>(st.bytes_uploaded), st.files_skipped);
   }
   return 0;
 }
@@ -316,6 +359,99 @@ int CmdStore(const Args& args) {
   return 0;
 }
 
+// --- exec and run ----------------------------------------------------------------------------
+
+/// The path of this executable, for the jobs `run` builds (-DWANDB_JOB_TOOL).
+std::string SelfPath() {
+  std::string path, err;
+  return RealPath("/proc/self/exe", &path, &err) ? path : "";
+}
+
+int CmdExec(const Args& args) {
+  CLI::App app{"Run a job's program as its entrypoint: assemble the config (defaults, then "
+               "WANDB_CONFIG, then -c), render ARGS, report the run (local store offline), "
+               "forward signals, exit with the program's code.",
+               "wandb-job exec [options] -- PROGRAM ARGS..."};
+  ExecOptions options;
+  std::string store_root;
+  app.add_option("--defaults", options.defaults, "the job's default config (JSON object)");
+  app.add_option("--job-spec", options.job_spec_path,
+                 "a JSON file with \"config\" (defaults) and \"args\" (ARGS template), e.g. a "
+                 "bundle.json");
+  app.add_option("-c,--config", options.set, "override a config value (key=value)")
+      ->allow_extra_args(false);
+  app.add_option("--job", options.job,
+                 "the job used, ENTITY/PROJECT/NAME[:ALIAS] (default: WANDB_ARTIFACTS)");
+  app.add_option("--run-id", options.run_id, "the run ID (default: WANDB_RUN_ID, else new)");
+  app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
+  auto separator = std::find(args.begin(), args.end(), "--");
+  if (int rc = Parse(app, "exec", Args(args.begin(), separator)); rc >= 0) {
+    return rc;
+  }
+  if (separator == args.end() || separator + 1 == args.end()) {
+    return UsageError("exec", "no program given (wandb-job exec [options] -- PROGRAM ARGS...)");
+  }
+  options.command.assign(separator + 1, args.end());
+  ExecPlan plan;
+  std::string err;
+  if (!PlanExec(options, &plan, &err)) {
+    return UsageError("exec", err);
+  }
+  std::unique_ptr<JobStore> store;
+  std::unique_ptr<RunReporter> reporter;
+  ReportMode mode = ReportModeFromEnvironment();
+  if (mode == ReportMode::kOnline) {
+    Warning("reporting runs to W&B is not available yet; recording run %s in the local store",
+            plan.run_id.c_str());
+  }
+  if (mode != ReportMode::kDisabled) {
+    if (!JobStore::Open(StoreRootOption(store_root), &store, &err)) {
+      return Fail(err);
+    }
+    reporter = MakeStoreReporter(store.get());
+  }
+  RunOutcome outcome;
+  if (!RunProgram(plan, reporter.get(), &outcome, &err)) {
+    Fail(err);
+    return 127;
+  }
+  return outcome.exit_code;
+}
+
+int CmdRun(const Args& args) {
+  CLI::App app{"Launch a job of the local store on this machine as W&B's launch agent would: "
+               "build its code in a temporary directory and run it under `wandb-job exec`.",
+               "wandb-job run"};
+  RunJobOptions options;
+  std::string store_root;
+  app.add_option("job", options.job_ref, "[[ENTITY/]PROJECT/]NAME[:ALIAS|:vN]")->required();
+  app.add_option("-c,--config", options.set, "override a config input (key=value)")
+      ->allow_extra_args(false);
+  app.add_option("--cmake-arg", options.cmake_args, "an extra argument for configuring the code")
+      ->allow_extra_args(false);
+  app.add_option("--source-dir", options.source_subdir,
+                 "the CMake project's directory inside the code (default: its root)");
+  app.add_option("--run-id", options.run_id, "the run ID (default: a new one)");
+  app.add_flag("--keep", options.keep, "keep the temporary directory");
+  app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
+  if (int rc = Parse(app, "run", args); rc >= 0) {
+    return rc;
+  }
+  options.store_root = StoreRootOption(store_root);
+  options.tool_path = SelfPath();
+  int exit_code = 0;
+  std::string err;
+  switch (RunJob(options, &exit_code, &err)) {
+    case RunJobStatus::kRan:
+      return exit_code;
+    case RunJobStatus::kUsageError:
+      return UsageError("run", err);
+    case RunJobStatus::kError:
+      break;
+  }
+  return Fail(err);
+}
+
 // --- the table ------------------------------------------------------------------------------
 
 int CmdVersion(const Args&) {
@@ -329,6 +465,8 @@ const Command kCommands[] = {
     {"ls", "list jobs", CmdList},
     {"show", "show a job's details, versions and runs", CmdShow},
     {"store", "maintain the local store (verify)", CmdStore},
+    {"exec", "run a job's program as its entrypoint (the run shim)", CmdExec},
+    {"run", "launch a job locally as the launch agent would", CmdRun},
     {"version", "print the version", CmdVersion},
 };
 
