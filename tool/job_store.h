@@ -22,10 +22,19 @@ std::string StoreArtifactId(const std::string& entity, const std::string& projec
                             const std::string& type, const std::string& name,
                             const std::string& digest);
 
-/// One run of a job version. The store records none yet; the views already render them.
+/// One run of a job version, recorded by `wandb-job exec` when it reports to the local store.
+/// States as W&B names them: running, finished, failed, killed, crashed.
 struct RunRecord {
   std::string id, name, state, created_at;
-  int version_index = -1;
+  int version_index = -1;  // of the job the run used; -1 when unknown
+  std::string entity, project;  // where the run lives
+  std::string job;              // the job collection name the run used, "" for none
+  std::string finished_at;      // RFC 3339 UTC, "" while running
+  std::string config;           // JSON object text, "" for none
+  std::string summary;          // JSON object text, "" for none
+  bool has_exit_code = false;
+  int exit_code = 0;
+  int history_rows = 0;  // rows in history.jsonl
 };
 
 struct StoredVersion {
@@ -43,7 +52,7 @@ struct StoredCollection {
   std::string entity, project, type, name;
   std::string created_at;
   std::vector<StoredVersion> versions;  // by index
-  std::vector<RunRecord> runs;          // empty until runs are recorded
+  std::vector<RunRecord> runs;          // job collections: the runs that used the job
 };
 
 /// Points between the steps of JobStore::Publish(), for tests that interrupt a publish.
@@ -72,6 +81,24 @@ class JobStore : public ArtifactSink {
   /// The bytes of one file of a stored version, checked against its digest.
   bool ReadFile(const StoredVersion& version, const std::string& path, std::string* contents,
                 std::string* err) const;
+  /// The artifact (of any type and collection) whose ID is `id`, e.g. the code artifact named by
+  /// an artifact job's source.artifact. False with err "no artifact with ID ..." when none.
+  bool FindArtifactById(const std::string& id, StoredCollection* collection, int* version_index,
+                        std::string* err) const;
+
+  /// Runs are stored per project: entities/<e>/projects/<p>/runs/<id>/run.json, beside the
+  /// run's output.log and history.jsonl. RunDir() creates the directory and returns its path.
+  bool RunDir(const std::string& entity, const std::string& project, const std::string& id,
+              std::string* dir, std::string* err) const;
+  /// Writes run.json atomically (creating or replacing the record).
+  bool WriteRun(const RunRecord& run, std::string* err) const;
+  /// Reads one run; `*found` is false when it does not exist.
+  bool ReadRun(const std::string& entity, const std::string& project, const std::string& id,
+               RunRecord* out, bool* found, std::string* err) const;
+  /// The runs of entity/project that used job `job` ("" for every run), oldest first.
+  bool ListRuns(const std::string& entity, const std::string& project, const std::string& job,
+                std::vector<RunRecord>* out, std::string* err) const;
+
   /// Re-hashes every blob and checks every version's files exist; one line per problem.
   bool Verify(std::vector<std::string>* problems, std::string* err) const;
 

@@ -40,6 +40,12 @@ std::string Join(const std::vector<std::string>& parts, const std::string& sep) 
   return out;
 }
 
+/// A run's config or summary; malformed or missing text shows as {}.
+ordered_json JsonObjectOrEmpty(const std::string& text) {
+  ordered_json j = ordered_json::parse(text.empty() ? "{}" : text, nullptr, false);
+  return j.is_object() ? j : ordered_json::object();
+}
+
 /// The version holding "latest", else the newest; nullptr for a collection without versions.
 const StoredVersion* LatestVersion(const StoredCollection& job) {
   for (const StoredVersion& v : job.versions) {
@@ -499,11 +505,19 @@ bool RenderJobShow(const StoredCollection& job, const std::string& selector,
     }
     j["runs"] = ordered_json::array();
     for (const RunRecord& run : job.runs) {
-      j["runs"].push_back({{"id", run.id},
-                           {"name", run.name},
-                           {"state", run.state},
-                           {"created_at", run.created_at},
-                           {"version", "v" + std::to_string(run.version_index)}});
+      ordered_json r;
+      r["id"] = run.id;
+      r["name"] = run.name;
+      r["state"] = run.state;
+      r["created_at"] = run.created_at;
+      r["version"] = run.version_index >= 0 ? ordered_json("v" + std::to_string(run.version_index))
+                                            : ordered_json(nullptr);
+      r["finished_at"] = run.finished_at.empty() ? ordered_json(nullptr)
+                                                 : ordered_json(run.finished_at);
+      r["exit_code"] = run.has_exit_code ? ordered_json(run.exit_code) : ordered_json(nullptr);
+      r["config"] = JsonObjectOrEmpty(run.config);
+      r["summary"] = JsonObjectOrEmpty(run.summary);
+      j["runs"].push_back(std::move(r));
     }
     *out = j.dump(2) + "\n";
     return true;
@@ -529,8 +543,14 @@ bool RenderJobShow(const StoredCollection& job, const std::string& selector,
     text += "  no runs recorded\n";
   }
   for (const RunRecord& run : job.runs) {
-    text += "  " + run.id + "  " + run.name + "  " + run.state + "  v" +
-            std::to_string(run.version_index) + "  " + run.created_at + "\n";
+    std::string version = run.version_index >= 0 ? "v" + std::to_string(run.version_index) : "v?";
+    std::string code = run.has_exit_code ? "exit " + std::to_string(run.exit_code) : "exit -";
+    text += "  " + run.id + "  " + run.name + "  " + run.state + "  " + version + "  " + code +
+            "  " + run.created_at + "\n";
+    text += "    config:  " + JsonObjectOrEmpty(run.config).dump() + "\n";
+    if (!run.summary.empty() && run.summary != "{}") {
+      text += "    summary: " + JsonObjectOrEmpty(run.summary).dump() + "\n";
+    }
   }
   *out = std::move(text);
   return true;

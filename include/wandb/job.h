@@ -1,15 +1,20 @@
-// The config of a program launched as a W&B job: its defaults, then `--key value` options, then
-// the launch agent's WANDB_CONFIG overrides. Header-only, needs nlohmann/json only; it does not
-// talk to W&B (runs, logging and summaries belong to wandb::Run, see the end of this file).
+// The config of a program launched as a W&B job (its defaults, then `--key value` options, then
+// the launch agent's WANDB_CONFIG overrides) and wandb::Run, which logs metrics and a summary
+// through the `wandb-job exec` shim. Header-only, POSIX, needs nlohmann/json only; no networking.
 #pragma once
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <limits>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
@@ -634,9 +639,114 @@ inline bool Config::contains(std::string_view key) const {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reserved: wandb::Run, the run a launched program reports to, comes in a later change. It will be
-// constructed from a Config and the launch environment (WANDB_RUN_ID, WANDB_PROJECT,
-// WANDB_ENTITY, WANDB_ARTIFACTS), offer run.log({{"loss", 0.1}}) and run.summary(), and live in
-// this namespace beside Config; FromEnvironment() stays the way programs get their config.
+// wandb::Run: metrics and summary of a program run by `wandb-job exec` (the job's entrypoint
+// shim). The shim names a file in WANDB_JOB_METRICS_FILE; each log() or summary() appends one
+// JSON line to it ({"history": {...}} or {"summary": {...}}), and the shim forwards them to the
+// run's history and summary (W&B, or the local store offline). Without the shim, both are no-ops.
+//
+//   wandb::Run run = wandb::Run::FromEnvironment();
+//   run.log({{"loss", 0.1}, {"epoch", 1}});   // one history row; _step counts from 0
+//   run.summary({{"accuracy", 0.9}});          // final values; the last logged ones by default
+
+/// The run a program reports to. Copies share the same file; logging is thread-safe as far as
+/// each line is written with one write() call (O_APPEND).
+class Run {
+ public:
+  /// A run that records nothing.
+  Run() = default;
+  /// The run the shim set up: WANDB_JOB_METRICS_FILE and WANDB_RUN_ID. A run without the shim
+  /// (or whose file cannot be opened) records nothing.
+  static Run FromEnvironment();
+
+  /// Whether log() and summary() go anywhere.
+  bool active() const { return sink_ != nullptr; }
+  /// WANDB_RUN_ID, or "" without one.
+  const std::string& id() const { return id_; }
+
+  /// Appends one history row (a JSON object) at the next step, or at `step` (which then
+  /// continues from there). Throws ConfigError when `row` is not an object.
+  void log(const nlohmann::json& row);
+  void log(const nlohmann::json& row, int64_t step);
+  /// Sets summary values (a JSON object); they win over the last logged values.
+  void summary(const nlohmann::json& values);
+
+ private:
+  struct Sink;
+  void Append(const char* kind, const nlohmann::json& values);
+
+  std::shared_ptr<Sink> sink_;
+  std::string id_;
+  std::shared_ptr<int64_t> step_ = std::make_shared<int64_t>(0);
+};
+
+struct Run::Sink {
+  int fd = -1;
+  ~Sink() {
+    if (fd >= 0) {
+      ::close(fd);
+    }
+  }
+};
+
+inline Run Run::FromEnvironment() {
+  Run run;
+  if (const char* id = std::getenv("WANDB_RUN_ID")) {
+    run.id_ = id;
+  }
+  const char* path = std::getenv("WANDB_JOB_METRICS_FILE");
+  if (path == nullptr || *path == '\0') {
+    return run;
+  }
+  int fd = ::open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd >= 0) {
+    run.sink_ = std::make_shared<Sink>();
+    run.sink_->fd = fd;
+  }
+  return run;
+}
+
+inline void Run::log(const nlohmann::json& row) { log(row, *step_); }
+
+inline void Run::log(const nlohmann::json& row, int64_t step) {
+  if (!row.is_object()) {
+    throw ConfigError("wandb::Run::log: expected a JSON object, got " + detail::DescribeValue(row));
+  }
+  *step_ = step + 1;
+  if (!active()) {
+    return;
+  }
+  nlohmann::json values = row;
+  values["_step"] = step;
+  Append("history", values);
+}
+
+inline void Run::summary(const nlohmann::json& values) {
+  if (!values.is_object()) {
+    throw ConfigError("wandb::Run::summary: expected a JSON object, got " +
+                      detail::DescribeValue(values));
+  }
+  if (active()) {
+    Append("summary", values);
+  }
+}
+
+inline void Run::Append(const char* kind, const nlohmann::json& values) {
+  std::string line =
+      nlohmann::json{{kind, values}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) +
+      "\n";
+  const char* data = line.data();
+  size_t left = line.size();
+  while (left > 0) {  // one write() per line in practice: O_APPEND keeps lines whole
+    ssize_t n = ::write(sink_->fd, data, left);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return;  // metrics are best effort: the program's work matters more
+    }
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+}
 
 }  // namespace wandb

@@ -1,6 +1,8 @@
 // Tests of include/wandb/job.h: merging defaults, options and WANDB_CONFIG, typed access, errors.
 #include <gtest/gtest.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <initializer_list>
@@ -385,6 +387,86 @@ TEST_F(JobApiTest, ConstructorRequiresAnObject) {
   EXPECT_EQ(wandb::Config(json()).json(), json::object());
   EXPECT_EQ(ErrorOf([] { wandb::Config{json::array()}; }),
             "config: expected a JSON object, got array []");
+}
+
+// --- wandb::Run ------------------------------------------------------------------------------
+
+/// A metrics file in a fresh temporary directory, named by WANDB_JOB_METRICS_FILE while alive.
+class MetricsFile {
+ public:
+  MetricsFile() {
+    char dir[] = "/tmp/wandb-job-api-test.XXXXXX";
+    dir_ = mkdtemp(dir);
+    path_ = dir_ + "/metrics.jsonl";
+    FILE* f = fopen(path_.c_str(), "w");
+    fclose(f);
+    setenv("WANDB_JOB_METRICS_FILE", path_.c_str(), 1);
+    setenv("WANDB_RUN_ID", "ab12cd34", 1);
+  }
+  ~MetricsFile() {
+    unsetenv("WANDB_JOB_METRICS_FILE");
+    unsetenv("WANDB_RUN_ID");
+    unlink(path_.c_str());
+    rmdir(dir_.c_str());
+  }
+  std::vector<json> Lines() const {
+    std::vector<json> lines;
+    FILE* f = fopen(path_.c_str(), "r");
+    char buf[4096];
+    while (fgets(buf, sizeof(buf), f) != nullptr) {
+      lines.push_back(json::parse(buf));
+    }
+    fclose(f);
+    return lines;
+  }
+
+ private:
+  std::string dir_, path_;
+};
+
+TEST(RunTest, WithoutTheShimRecordsNothing) {
+  unsetenv("WANDB_JOB_METRICS_FILE");
+  wandb::Run run = wandb::Run::FromEnvironment();
+  EXPECT_FALSE(run.active());
+  run.log({{"loss", 0.1}});  // a no-op, not an error
+  run.summary({{"acc", 0.9}});
+  EXPECT_FALSE(wandb::Run().active());
+}
+
+TEST(RunTest, AppendsHistoryAndSummaryLines) {
+  MetricsFile file;
+  wandb::Run run = wandb::Run::FromEnvironment();
+  ASSERT_TRUE(run.active());
+  EXPECT_EQ(run.id(), "ab12cd34");
+  run.log({{"loss", 0.5}});
+  wandb::Run copy = run;  // copies share the step counter and the file
+  copy.log({{"loss", 0.25}, {"epoch", 2}});
+  run.log({{"loss", 0.1}}, 10);
+  run.log({{"loss", 0.05}});
+  run.summary({{"acc", 0.9}});
+  std::vector<json> lines = file.Lines();
+  ASSERT_EQ(lines.size(), 5u);
+  EXPECT_EQ(lines[0], json::parse(R"({"history": {"loss": 0.5, "_step": 0}})"));
+  EXPECT_EQ(lines[1], json::parse(R"({"history": {"loss": 0.25, "epoch": 2, "_step": 1}})"));
+  EXPECT_EQ(lines[2]["history"]["_step"], 10);
+  EXPECT_EQ(lines[3]["history"]["_step"], 11);
+  EXPECT_EQ(lines[4], json::parse(R"({"summary": {"acc": 0.9}})"));
+}
+
+TEST(RunTest, RejectsNonObjects) {
+  MetricsFile file;
+  wandb::Run run = wandb::Run::FromEnvironment();
+  EXPECT_THROW(run.log(json::array({1, 2})), wandb::ConfigError);
+  EXPECT_THROW(run.summary(json(3)), wandb::ConfigError);
+  EXPECT_TRUE(file.Lines().empty());
+}
+
+TEST(RunTest, UnopenableFileRecordsNothing) {
+  setenv("WANDB_JOB_METRICS_FILE", "/nonexistent/dir/metrics.jsonl", 1);
+  wandb::Run run = wandb::Run::FromEnvironment();
+  EXPECT_FALSE(run.active());
+  run.log({{"loss", 1}});
+  unsetenv("WANDB_JOB_METRICS_FILE");
 }
 
 }  // namespace

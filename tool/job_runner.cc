@@ -1,0 +1,506 @@
+#include "job_runner.h"
+
+#include <spawn.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "atomic_file.h"
+#include "exec_shim.h"
+#include "file_util.h"
+#include "job_spec.h"
+#include "job_store.h"
+#include "job_views.h"
+#include "log.h"
+#include "wandb_types.h"
+
+extern char** environ;
+
+namespace wandb_job {
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
+
+constexpr char kArtifactPrefix[] = "wandb-artifact://_id/";
+
+std::string Quote(const std::string& s) { return "'" + s + "'"; }
+
+std::string Join(const std::vector<std::string>& items, const char* sep) {
+  std::string out;
+  for (const std::string& s : items) {
+    out += (out.empty() ? "" : sep) + s;
+  }
+  return out;
+}
+
+/// Runs a command in `dir` with its stdout sent to our stderr (ours stays the program's).
+bool RunCommand(const std::vector<std::string>& argv, const std::string& dir, std::string* err) {
+  Verbose("running %s", Join(argv, " ").c_str());
+  std::vector<char*> cargv;
+  for (const std::string& a : argv) {
+    cargv.push_back(const_cast<char*>(a.c_str()));
+  }
+  cargv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, STDERR_FILENO, STDOUT_FILENO);
+  if (!dir.empty()) {
+    posix_spawn_file_actions_addchdir_np(&actions, dir.c_str());
+  }
+  pid_t pid;
+  int rc = posix_spawnp(&pid, cargv[0], &actions, nullptr, cargv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) {
+    *err = "cannot run " + argv[0] + ": " + strerror(rc);
+    return false;
+  }
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  }
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    *err = "'" + Join(argv, " ") + "' failed (" +
+           (WIFEXITED(status) ? "exit code " + std::to_string(WEXITSTATUS(status))
+                              : "signal " + std::to_string(WTERMSIG(status))) +
+           ")";
+    return false;
+  }
+  return true;
+}
+
+/// The job a reference names; parts left out match any entity or project, but must leave one.
+bool FindJob(const JobStore& store, const JobRef& ref, StoredCollection* out, std::string* err) {
+  std::vector<StoredCollection> jobs;
+  if (!store.List("job", &jobs, err)) {
+    return false;
+  }
+  std::vector<const StoredCollection*> matches;
+  for (const StoredCollection& c : jobs) {
+    if (c.name == ref.name && (ref.entity.empty() || c.entity == ref.entity) &&
+        (ref.project.empty() || c.project == ref.project)) {
+      matches.push_back(&c);
+    }
+  }
+  if (matches.empty()) {
+    *err = "unknown job " + Quote(ref.name) + "; `wandb-job ls` lists the jobs";
+    return false;
+  }
+  if (matches.size() > 1) {
+    std::vector<std::string> names;
+    for (const StoredCollection* c : matches) {
+      names.push_back(c->entity + "/" + c->project + "/" + c->name);
+    }
+    *err = "job " + Quote(ref.name) + " exists in several projects (" + Join(names, ", ") +
+           "); name it as ENTITY/PROJECT/NAME";
+    return false;
+  }
+  *out = *matches[0];
+  return true;
+}
+
+/// Writes every file of a stored version below `dir`.
+bool MaterialiseVersion(const JobStore& store, const StoredVersion& version,
+                        const std::string& dir, std::string* err) {
+  for (const ManifestEntry& entry : version.manifest.entries) {
+    std::string contents;
+    if (!store.ReadFile(version, entry.path, &contents, err)) {
+      return false;
+    }
+    std::string path = JoinPath(dir, entry.path);
+    if (!MakeDirs(path.substr(0, path.rfind('/')), err) ||
+        !WriteFileAtomic(path, contents, err)) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool MaterialiseArtifact(const JobStore& store, const JobDefinition& job, const std::string& src,
+                         std::string* err) {
+  if (job.artifact.rfind(kArtifactPrefix, 0) != 0) {
+    *err = "source.artifact " + Quote(job.artifact) + " is not " + kArtifactPrefix + "<id>";
+    return false;
+  }
+  std::string id = job.artifact.substr(strlen(kArtifactPrefix));
+  StoredCollection code;
+  int index = -1;
+  if (!store.FindArtifactById(id, &code, &index, err)) {
+    *err = "the job's code artifact: " + *err;
+    return false;
+  }
+  for (const StoredVersion& v : code.versions) {
+    if (v.index == index) {
+      Info("code: %s/%s/%s:v%d", code.entity.c_str(), code.project.c_str(), code.name.c_str(),
+           index);
+      return MaterialiseVersion(store, v, src, err);
+    }
+  }
+  *err = "code artifact " + id + " vanished";
+  return false;
+}
+
+bool MaterialiseRepo(const JobStore& store, const StoredVersion& version,
+                     const JobDefinition& job, const std::string& tmp, const std::string& src,
+                     std::string* err) {
+  if (job.git_remote.empty() || job.git_commit.empty()) {
+    *err = "the job has no git remote or commit";
+    return false;
+  }
+  Info("code: %s at %s", job.git_remote.c_str(), job.git_commit.c_str());
+  // As the agent does: init, fetch, check out the commit, submodules, then diff.patch.
+  if (!MakeDirs(src, err) || !RunCommand({"git", "init", "-q", src}, "", err) ||
+      !RunCommand({"git", "remote", "add", "origin", "--", job.git_remote}, src, err) ||
+      !RunCommand({"git", "fetch", "-q", "origin"}, src, err) ||
+      !RunCommand({"git", "-c", "advice.detachedHead=false", "checkout", "-q", "-B",
+                   job.git_commit, job.git_commit},
+                  src, err) ||
+      !RunCommand({"git", "-c", "protocol.ext.allow=never", "submodule", "update", "--init",
+                   "--recursive", "-q"},
+                  src, err)) {
+    *err = "checking out " + job.git_remote + " at " + job.git_commit + ": " + *err;
+    return false;
+  }
+  if (version.manifest.Find("diff.patch") != nullptr) {
+    std::string patch;
+    std::string patch_path = JoinPath(tmp, "diff.patch");
+    if (!store.ReadFile(version, "diff.patch", &patch, err) ||
+        !WriteFileAtomic(patch_path, patch, err) ||
+        !RunCommand({"patch", "-s", "--directory=" + src, "-p1", "-i", patch_path}, "", err)) {
+      *err = "applying diff.patch: " + *err;
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ReadJson(const std::string& path, ordered_json* out, std::string* err) {
+  std::string text;
+  if (!ReadFile(path, &text, err)) {
+    return false;
+  }
+  *out = ordered_json::parse(text, nullptr, false);
+  if (out->is_discarded()) {
+    *err = "parsing " + path + ": invalid JSON";
+    return false;
+  }
+  return true;
+}
+
+/// The target's executable, from the CMake file API's codemodel reply.
+bool FindTargetArtifact(const std::string& build, const std::string& target, std::string* out,
+                        std::string* err) {
+  std::string reply = build + "/.cmake/api/v1/reply";
+  std::vector<std::string> indexes;
+  if (!WalkDirectory(reply,
+                     [&](const DirEntry& e) {
+                       if (!e.is_dir && e.relpath.rfind("index-", 0) == 0) {
+                         indexes.push_back(e.relpath);
+                       }
+                       return false;
+                     },
+                     err)) {
+    return false;
+  }
+  if (indexes.empty()) {
+    *err = "CMake wrote no file API reply in " + reply;
+    return false;
+  }
+  std::sort(indexes.begin(), indexes.end());
+  ordered_json index, codemodel, target_json;
+  if (!ReadJson(reply + "/" + indexes.back(), &index, err)) {
+    return false;
+  }
+  std::string codemodel_file;
+  for (const auto& object : index.value("objects", ordered_json::array())) {
+    if (object.value("kind", "") == "codemodel") {
+      codemodel_file = object.value("jsonFile", "");
+    }
+  }
+  if (codemodel_file.empty() || !ReadJson(reply + "/" + codemodel_file, &codemodel, err)) {
+    *err = codemodel_file.empty() ? "no codemodel in the CMake file API reply" : *err;
+    return false;
+  }
+  for (const auto& config : codemodel.value("configurations", ordered_json::array())) {
+    for (const auto& t : config.value("targets", ordered_json::array())) {
+      if (t.value("name", "") != target) {
+        continue;
+      }
+      if (!ReadJson(reply + "/" + t.value("jsonFile", ""), &target_json, err)) {
+        return false;
+      }
+      auto artifacts = target_json.value("artifacts", ordered_json::array());
+      if (artifacts.empty()) {
+        *err = "target " + Quote(target) + " builds no executable";
+        return false;
+      }
+      *out = JoinPath(build, artifacts[0].value("path", ""));
+      return true;
+    }
+  }
+  *err = "the project has no target " + Quote(target);
+  return false;
+}
+
+/// The job's defaults and ARGS template, from the spec.json that wandb_add_job() wrote when the
+/// materialised project was configured; the rendered entrypoint's arguments when there is none.
+bool DefaultsAndTemplate(const std::string& build, const std::string& target,
+                         const JobDefinition& job, std::string* defaults,
+                         std::vector<std::string>* args_template, std::string* err) {
+  std::string spec_path = build + "/wandb-jobs/" + target + "/spec.json";
+  if (!FileExists(spec_path)) {
+    Warning("%s was not written (the project did not call wandb_add_job(%s) in this "
+            "configuration); running the job's entrypoint arguments with the launch config in "
+            "WANDB_CONFIG",
+            spec_path.c_str(), target.c_str());
+    *defaults = "{}";
+    args_template->clear();
+    if (!job.entrypoint.empty() && job.entrypoint[0] != "sh") {
+      for (size_t i = 1; i < job.entrypoint.size(); ++i) {
+        std::string escaped;  // literal braces for RenderArgs
+        for (char c : job.entrypoint[i]) {
+          escaped += (c == '{' || c == '}') ? std::string(2, c) : std::string(1, c);
+        }
+        args_template->push_back(escaped);
+      }
+    }
+    return true;
+  }
+  std::string text;
+  JobInputSpec spec;
+  if (!ReadFile(spec_path, &text, err) || !JobInputSpec::FromJson(text, &spec, err)) {
+    *err = "reading " + spec_path + ": " + *err;
+    return false;
+  }
+  std::string base = "{}", pairs;
+  if (!spec.config_file.empty()) {
+    ordered_json file;
+    if (!ReadJson(spec.config_file, &file, err)) {
+      return false;
+    }
+    base = file.dump();
+  }
+  if (!ConfigPairsToJson(spec.config_pairs, &pairs, err) ||
+      !MergeJsonObjects(base, pairs, defaults, err)) {
+    *err = "the job's CONFIG: " + *err;
+    return false;
+  }
+  *args_template = spec.args;
+  return true;
+}
+
+void SetEnv(const std::string& name, const std::string& value) {
+  setenv(name.c_str(), value.c_str(), 1);
+}
+
+/// Removes WANDB_CONFIG and every WANDB_CONFIG_<n> from our environment.
+void UnsetLaunchConfig() {
+  std::vector<std::string> names;
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string_view entry(*e);
+    std::string name(entry.substr(0, entry.find('=')));
+    if (name == "WANDB_CONFIG" || name.rfind("WANDB_CONFIG_", 0) == 0) {
+      names.push_back(name);
+    }
+  }
+  for (const std::string& name : names) {
+    unsetenv(name.c_str());
+  }
+}
+
+}  // namespace
+
+RunJobStatus OverridesFromPairs(const std::vector<std::string>& pairs,
+                                const std::string& job_name, const std::string& input_types_json,
+                                std::string* overrides_json, std::string* err) {
+  std::vector<std::pair<std::string, std::string>> types;
+  if (!FlattenTypes(input_types_json, &types, err)) {
+    *err = "the job's input_types: " + *err;
+    return RunJobStatus::kError;
+  }
+  std::vector<std::string> typed;
+  for (const std::string& pair : pairs) {
+    size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      *err = "-c " + Quote(pair) + ": expected key=value";
+      return RunJobStatus::kUsageError;
+    }
+    std::string key = pair.substr(0, eq), value = pair.substr(eq + 1);
+    const std::string* type = nullptr;
+    bool parent = false;
+    for (const auto& [name, t] : types) {
+      if (name == key) {
+        type = &t;
+      } else if (name.rfind(key + ".", 0) == 0) {
+        parent = true;
+      }
+    }
+    if (type == nullptr && !parent) {
+      std::vector<std::string> known;
+      for (const auto& row : types) {
+        known.push_back(row.first);
+      }
+      *err = "unknown config key " + Quote(key) + " for job " + job_name + " (known: " +
+             (known.empty() ? "none" : Join(known, ", ")) + ")";
+      return RunJobStatus::kUsageError;
+    }
+    ordered_json parsed = ordered_json::parse(value, nullptr, false);
+    if (type != nullptr && *type == "string" && (parsed.is_discarded() || !parsed.is_string())) {
+      value = ordered_json(value).dump();  // "1" stays the string "1" for a string input
+    }
+    typed.push_back(key + "=" + value);
+  }
+  if (!ConfigPairsToJson(typed, overrides_json, err)) {
+    *err = "-c: " + *err;
+    return RunJobStatus::kUsageError;
+  }
+  return RunJobStatus::kRan;
+}
+
+RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* err) {
+  JobRef ref;
+  if (!ParseJobRef(options.job_ref, &ref, err)) {
+    return RunJobStatus::kUsageError;
+  }
+  std::unique_ptr<JobStore> store;
+  StoredCollection job;
+  const StoredVersion* version = nullptr;
+  if (!JobStore::Open(options.store_root, &store, err) || !FindJob(*store, ref, &job, err) ||
+      !SelectVersion(job, ref.selector, &version, err)) {
+    return RunJobStatus::kError;
+  }
+  std::string text;
+  JobDefinition definition;
+  if (!store->ReadFile(*version, "wandb-job.json", &text, err) ||
+      !JobDefinition::FromJson(text, &definition, err)) {
+    *err = job.name + ":v" + std::to_string(version->index) + ": wandb-job.json: " + *err;
+    return RunJobStatus::kError;
+  }
+  std::string overrides;
+  RunJobStatus status =
+      OverridesFromPairs(options.set, job.name, definition.input_types, &overrides, err);
+  if (status != RunJobStatus::kRan) {
+    return status;
+  }
+  if (definition.source_type == "image") {
+    *err = "image jobs cannot be run locally yet (" + definition.image +
+           "); run the image with the launch agent";
+    return RunJobStatus::kError;
+  }
+  std::string target;
+  if (version->manifest.Find("wandb-job.lock.json") != nullptr) {
+    ordered_json lock;
+    std::string lock_text;
+    if (!store->ReadFile(*version, "wandb-job.lock.json", &lock_text, err)) {
+      return RunJobStatus::kError;
+    }
+    lock = ordered_json::parse(lock_text, nullptr, false);
+    if (lock.is_object() && lock.contains("target") && lock["target"].is_string()) {
+      target = lock["target"].get<std::string>();
+    }
+  }
+  if (target.empty()) {
+    *err = "the job names no CMake target (wandb-job.lock.json has no \"target\")";
+    return RunJobStatus::kError;
+  }
+
+  std::string tmpdir = GetEnv("TMPDIR");
+  std::string tmp = (tmpdir.empty() ? std::string("/tmp") : tmpdir) + "/wandb-job-run.XXXXXX";
+  if (mkdtemp(tmp.data()) == nullptr) {
+    *err = "creating a temporary directory: " + std::string(strerror(errno));
+    return RunJobStatus::kError;
+  }
+  struct Cleanup {
+    std::string dir;
+    bool keep;
+    ~Cleanup() {
+      std::string ignored;
+      if (keep) {
+        Info("kept %s", dir.c_str());
+      } else {
+        RemoveTree(dir, &ignored);
+      }
+    }
+  } cleanup{tmp, options.keep};
+  std::string src = tmp + "/src", build = tmp + "/build";
+  std::string full = job.entity + "/" + job.project + "/" + job.name;
+  Info("running %s:v%d (%s job, target %s)", full.c_str(), version->index,
+       definition.source_type.c_str(), target.c_str());
+  bool materialised = definition.source_type == "artifact"
+                          ? MaterialiseArtifact(*store, definition, src, err)
+                          : MaterialiseRepo(*store, *version, definition, tmp, src, err);
+  if (!materialised) {
+    return RunJobStatus::kError;
+  }
+  std::string project_dir =
+      options.source_subdir.empty() ? src : JoinPath(src, options.source_subdir);
+  if (!FileExists(project_dir + "/CMakeLists.txt")) {
+    *err = "the job's code has no CMakeLists.txt" +
+           (options.source_subdir.empty() ? std::string(" at its root (pass --source-dir)")
+                                          : " in " + options.source_subdir);
+    return RunJobStatus::kError;
+  }
+  std::vector<std::string> configure = {"cmake", "-S", project_dir, "-B", build, "-G", "Ninja",
+                                        "-DCMAKE_BUILD_TYPE=Release"};
+  if (!options.tool_path.empty()) {
+    configure.push_back("-DWANDB_JOB_TOOL=" + options.tool_path);
+  }
+  configure.insert(configure.end(), options.cmake_args.begin(), options.cmake_args.end());
+  std::string exe, defaults;
+  std::vector<std::string> args_template;
+  if (!MakeDirs(build + "/.cmake/api/v1/query", err) ||
+      !WriteFileAtomic(build + "/.cmake/api/v1/query/codemodel-v2", "", err) ||
+      !RunCommand(configure, "", err) ||
+      !RunCommand({"cmake", "--build", build, "--target", target}, "", err) ||
+      !FindTargetArtifact(build, target, &exe, err) ||
+      !DefaultsAndTemplate(build, target, definition, &defaults, &args_template, err)) {
+    *err = "building " + full + ": " + *err;
+    return RunJobStatus::kError;
+  }
+
+  // The launch agent's environment (wandb-protocol.md §3.1).
+  std::string alias = ref.selector.empty() ? "latest" : ref.selector;
+  std::string run_id = options.run_id.empty() ? NewRunId() : options.run_id;
+  UnsetLaunchConfig();
+  for (const auto& [name, value] : ChunkedEnv("WANDB_CONFIG", overrides)) {
+    SetEnv(name, value);
+  }
+  SetEnv("WANDB_RUN_ID", run_id);
+  SetEnv("WANDB_ARTIFACTS", ordered_json({{"_wandb_job", full + ":" + alias}}).dump());
+  SetEnv("WANDB_LAUNCH", "True");
+  SetEnv("WANDB_PROJECT", job.project);
+  SetEnv("WANDB_ENTITY", job.entity);
+
+  ExecOptions exec;
+  exec.defaults = defaults;
+  exec.command = {exe};
+  exec.command.insert(exec.command.end(), args_template.begin(), args_template.end());
+  ExecPlan plan;
+  if (!PlanExec(exec, &plan, err)) {
+    return RunJobStatus::kError;
+  }
+  plan.workdir = src;
+  std::unique_ptr<RunReporter> reporter;
+  ReportMode mode = ReportModeFromEnvironment();
+  if (mode == ReportMode::kOnline) {
+    Warning("reporting runs to W&B is not available yet; recording run %s in the local store",
+            run_id.c_str());
+  }
+  if (mode != ReportMode::kDisabled) {
+    reporter = MakeStoreReporter(store.get());
+  }
+  Info("run %s: %s", run_id.c_str(), plan.config.c_str());
+  RunOutcome outcome;
+  if (!RunProgram(plan, reporter.get(), &outcome, err)) {
+    return RunJobStatus::kError;
+  }
+  Info("run %s %s (exit code %d)", run_id.c_str(), outcome.state.c_str(), outcome.exit_code);
+  *exit_code = outcome.exit_code;
+  return RunJobStatus::kRan;
+}
+
+}  // namespace wandb_job

@@ -1,0 +1,35 @@
+// `wandb-job run`: launches a job of the local store on this machine the way W&B's launch agent
+// would: materialises its code (code artifact or git commit + diff.patch), builds the target with
+// CMake and Ninja in a temporary directory, and runs it under the exec shim with the agent's
+// environment. Does not build images and does not talk to W&B.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace wandb_job {
+
+struct RunJobOptions {
+  std::string job_ref;                 // [[ENTITY/]PROJECT/]NAME[:ALIAS|:vN]
+  std::vector<std::string> set;        // -c key=value, checked against the job's input types
+  std::string store_root;              // the local store
+  std::string tool_path;               // this wandb-job, for -DWANDB_JOB_TOOL
+  std::vector<std::string> cmake_args;  // extra configure arguments
+  std::string source_subdir;           // the CMake project inside the code, "" for its root
+  std::string run_id;                  // "" for a new one
+  bool keep = false;                   // keep the temporary directory
+};
+
+enum class RunJobStatus { kRan, kUsageError, kError };
+
+/// The launch overrides from -c pairs: each key must be an input of the job (a flattened
+/// input_types key, or an object holding some); values parse as JSON when they can, except that a
+/// string input keeps the text. kUsageError names the key and lists the known ones.
+RunJobStatus OverridesFromPairs(const std::vector<std::string>& pairs,
+                                const std::string& job_name, const std::string& input_types_json,
+                                std::string* overrides_json, std::string* err);
+
+/// Runs the job; on kRan, `exit_code` is the program's (128+N when a signal killed it).
+RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* err);
+
+}  // namespace wandb_job
