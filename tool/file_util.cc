@@ -36,6 +36,24 @@ bool WriteAll(int fd, const char* data, size_t size) {
   return true;
 }
 
+// The entries of a directory except "." and "..", unsorted.
+bool ListDirNames(const std::string& path, const char* what, std::vector<std::string>* names,
+                  std::string* err) {
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) {
+    *err = ErrnoMessage(what, path);
+    return false;
+  }
+  names->clear();
+  while (struct dirent* e = readdir(dir)) {
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+      names->emplace_back(e->d_name);
+    }
+  }
+  closedir(dir);
+  return true;
+}
+
 }  // namespace
 
 bool ReadFile(const std::string& path, std::string* contents, std::string* err) {
@@ -101,18 +119,10 @@ bool RemoveTree(const std::string& path, std::string* err) {
     return errno == ENOENT ? true : (*err = ErrnoMessage("removing", path), false);
   }
   if (S_ISDIR(st.st_mode)) {
-    DIR* dir = opendir(path.c_str());
-    if (dir == nullptr) {
-      *err = ErrnoMessage("removing", path);
+    std::vector<std::string> names;
+    if (!ListDirNames(path, "removing", &names, err)) {
       return false;
     }
-    std::vector<std::string> names;
-    while (struct dirent* e = readdir(dir)) {
-      if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-        names.emplace_back(e->d_name);
-      }
-    }
-    closedir(dir);
     for (const std::string& name : names) {
       if (!RemoveTree(path + "/" + name, err)) {
         return false;
@@ -299,18 +309,10 @@ namespace {
 bool Walk(const std::string& root, const std::string& rel,
           const std::function<bool(const DirEntry&)>& visit, std::string* err) {
   std::string dir_path = rel.empty() ? root : root + "/" + rel;
-  DIR* dir = opendir(dir_path.c_str());
-  if (dir == nullptr) {
-    *err = ErrnoMessage("listing", dir_path);
+  std::vector<std::string> names;
+  if (!ListDirNames(dir_path, "listing", &names, err)) {
     return false;
   }
-  std::vector<std::string> names;
-  while (struct dirent* e = readdir(dir)) {
-    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
-      names.emplace_back(e->d_name);
-    }
-  }
-  closedir(dir);
   std::sort(names.begin(), names.end());
   for (const std::string& name : names) {
     DirEntry entry;
