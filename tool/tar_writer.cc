@@ -161,6 +161,7 @@ bool WriteTar(std::vector<TarEntry> entries, int64_t mtime, const TarSink& sink,
       archive_entry_set_pathname(entry.get(), path.c_str());
       archive_entry_set_filetype(entry.get(), AE_IFLNK);
       archive_entry_set_symlink(entry.get(), e.link_target.c_str());
+      archive_entry_set_perm(entry.get(), 0777);  // As every Linux symlink: modes are ignored.
     } else {
       archive_entry_set_pathname(entry.get(), path.c_str());
       archive_entry_set_filetype(entry.get(), AE_IFREG);

@@ -15,7 +15,7 @@ enum class TarEntryType { kFile, kDirectory, kSymlink };
 struct TarEntry {
   std::string path;  // inside the archive, "/"-separated; a leading "/" is dropped
   TarEntryType type = TarEntryType::kFile;
-  unsigned mode = 0644;      // permission bits only
+  unsigned mode = 0644;      // permission bits only (symlinks are always 0777)
   std::string source_file;   // kFile: read from here...
   std::string contents;      // ...or, when source_file is "", these bytes
   std::string link_target;   // kSymlink
