@@ -400,7 +400,7 @@ bool BuildBundleImage(const BundleImageInput& input, const std::string& layout_d
     if (!scratch) {
       e.path = JoinPath(kPrivateLibDir, lib.is_interpreter ? Basename(lib.path) : lib.soname);
       if (lib.is_interpreter) {
-        interpreter = "/" + e.path;
+        interpreter = e.path;
       }
     } else {
       e.path = NormalizePath(lib.path);
