@@ -8,8 +8,9 @@ packages=(
   cmake ninja-build g++ make pkg-config git patch python3
   libgit2-dev nlohmann-json3-dev libcurl4-openssl-dev libssl-dev libarchive-dev libcli11-dev
   zlib1g-dev libdeflate-dev
-  # tests
-  libgtest-dev
+  # tests: GoogleTest; a real OCI registry and the tools that check images (skopeo, umoci, runc);
+  # buildah and hyperfine for the image benchmark; openssl signs the test registry's tokens
+  libgtest-dev docker-registry apache2-utils skopeo umoci runc buildah hyperfine openssl
 )
 
 missing=()
