@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "publish.h"
@@ -25,6 +26,12 @@ std::string StoreArtifactId(const std::string& entity, const std::string& projec
 /// One run of a job version, recorded by `wandb-job exec` when it reports to the local store.
 /// States as W&B names them: running, finished, failed, killed, crashed.
 struct RunRecord {
+  RunRecord() = default;
+  RunRecord(std::string run_id, std::string run_name, std::string run_state, std::string created,
+            int version)
+      : id(std::move(run_id)), name(std::move(run_name)), state(std::move(run_state)),
+        created_at(std::move(created)), version_index(version) {}
+
   std::string id, name, state, created_at;
   int version_index = -1;  // of the job the run used; -1 when unknown
   std::string entity, project;  // where the run lives
