@@ -34,7 +34,9 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
                   [CONFIG <key>=<value>...] [CONFIG_FILE <file.json>]
                   [LOCKFILES <file>...] [CODE_DIR <dir>] [EXCLUDE <glob>...]
                   [DOCKERFILE <path>] [BUILD_CONTEXT <dir>] [BASE_IMAGE <ref>]
-                  [IMAGE <ref>] [ALL])
+                  [IMAGE <ref>] [IMAGE_FILES <src>=<dest>...]
+                  [IMAGE_ENV <name>=<value>...] [IMAGE_WORKING_DIR <dir>]
+                  [IMAGE_USER <user>[:<group>]] [ALL])
 
   Declares a job for the executable ``<target>``, which must already exist and must not be
   imported or an alias. Each target can have one job. Relative paths are relative to
@@ -92,12 +94,38 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
     jobs.
 
   ``BASE_IMAGE <ref>``
-    An image to run the job in (``source.base_image``). Not for image jobs.
+    For repo and artifact jobs, an image to run the job in (``source.base_image``). For image
+    jobs, the base of the built image: its layers go below ours and its config (``Env``,
+    labels, ports...) is merged in. It is resolved when publishing, never while building;
+    without it the image starts from scratch (``docs/image.md``).
 
   ``IMAGE <ref>``
     The OCI image reference to build, ``[registry[:port]/]path[:tag][@sha256:<64 hex>]`` in
     lowercase (the tag may use upper case). Its tag becomes an alias. Required for ``image``
     jobs.
+
+  ``IMAGE_FILES <src>=<dest>...``
+    Image jobs only: more files in the image. ``<src>`` is a file or a directory (copied
+    recursively), relative to ``CMAKE_CURRENT_SOURCE_DIR``, and must exist; ``<dest>`` is an
+    absolute path inside the image. The files are inputs of the capture step.
+
+  ``IMAGE_ENV <name>=<value>...``
+    Image jobs only: environment variables of the image, after ``PATH`` and
+    ``LD_LIBRARY_PATH``, which the image sets itself and which may not be given here. Names are
+    ``[A-Za-z_][A-Za-z0-9_]*``, each once.
+
+  ``IMAGE_WORKING_DIR <dir>``
+    Image jobs only: the absolute working directory of the program. Default: ``/``.
+
+  ``IMAGE_USER <user>[:<group>]``
+    Image jobs only: the user (name or number, and optionally group) the program runs as.
+    Default: root.
+
+  For image jobs the module sets the target property ``BUILD_RPATH_USE_ORIGIN`` to ``ON``
+  unless the project set it (or ``CMAKE_BUILD_RPATH_USE_ORIGIN``): the image holds the program
+  with its build ``RUNPATH`` removed, but the string table keeps the removed path's length, so
+  only ``$ORIGIN``-relative paths give the same image from build directories of any path
+  length.
 
   ``ALL``
     Capture the job as part of the default build target. Publishing is never part of it.
@@ -164,8 +192,8 @@ option(WANDB_JOB_CAPTURE "Declare the capture and publish targets of wandb_add_j
 
 function(wandb_add_job target)
   set(one_value NAME ENTITY PROJECT SOURCE DESCRIPTION CONFIG_FILE CODE_DIR DOCKERFILE
-    BUILD_CONTEXT BASE_IMAGE IMAGE)
-  set(multi_value ALIASES ARGS CONFIG LOCKFILES EXCLUDE)
+    BUILD_CONTEXT BASE_IMAGE IMAGE IMAGE_WORKING_DIR IMAGE_USER)
+  set(multi_value ALIASES ARGS CONFIG LOCKFILES EXCLUDE IMAGE_FILES IMAGE_ENV)
   cmake_parse_arguments(PARSE_ARGV 1 arg "ALL" "${one_value}" "${multi_value}")
   set(fn wandb_add_job)
 
@@ -216,6 +244,13 @@ function(wandb_add_job target)
     _wandb_job_absolute(${fn} LOCKFILES FILE "${file}" abs)
     list(APPEND lockfiles "${abs}")
   endforeach()
+  _wandb_job_check_image_settings(${fn} "${source}" image_files image_file_sources)
+  if(source STREQUAL "image")
+    get_property(rpath_set TARGET ${target} PROPERTY BUILD_RPATH_USE_ORIGIN SET)
+    if(NOT rpath_set)
+      set_property(TARGET ${target} PROPERTY BUILD_RPATH_USE_ORIGIN ON)
+    endif()
+  endif()
 
   # Building a job's own image (the generated Dockerfile) needs the targets, not the capture.
   if(NOT WANDB_JOB_CAPTURE)
@@ -246,7 +281,7 @@ function(wandb_add_job target)
     WANDB_JOB_BUNDLE_DIR "${bundle}")
 
   # Capture.
-  set(input_depends ${arg_CONFIG_FILE} ${lockfiles} ${arg_DOCKERFILE})
+  set(input_depends ${arg_CONFIG_FILE} ${lockfiles} ${arg_DOCKERFILE} ${image_file_sources})
   if(EXISTS "${templates_dir}/Dockerfile.in")
     list(APPEND input_depends "${templates_dir}/Dockerfile.in")
   endif()
@@ -369,13 +404,86 @@ function(_wandb_job_check_source fn source)
       message(FATAL_ERROR "${fn}: SOURCE image needs IMAGE <ref>; add IMAGE or choose another "
         "SOURCE")
     endif()
-    foreach(kw IN ITEMS BASE_IMAGE DOCKERFILE BUILD_CONTEXT)
+    foreach(kw IN ITEMS DOCKERFILE BUILD_CONTEXT)
       if(DEFINED arg_${kw})
         message(FATAL_ERROR "${fn}: ${kw} does not apply to image jobs (SOURCE image, the "
           "default with IMAGE); drop ${kw} or use SOURCE repo or artifact")
       endif()
     endforeach()
   endif()
+endfunction()
+
+# IMAGE_FILES, IMAGE_ENV, IMAGE_WORKING_DIR and IMAGE_USER: image jobs only, each well-formed.
+# Sets `files_var` to a JSON array of [<absolute src>, <dest>] pairs and `sources_var` to the
+# sources.
+# Reads the caller's arg_* variables.
+function(_wandb_job_check_image_settings fn source files_var sources_var)
+  if(NOT source STREQUAL "image")
+    foreach(kw IN ITEMS IMAGE_FILES IMAGE_ENV IMAGE_WORKING_DIR IMAGE_USER)
+      if(DEFINED arg_${kw})
+        message(FATAL_ERROR "${fn}: ${kw} applies to image jobs only (IMAGE <ref>, SOURCE "
+          "image); drop ${kw} or add IMAGE")
+      endif()
+    endforeach()
+  endif()
+  set(files "[]")
+  set(sources "")
+  foreach(pair IN LISTS arg_IMAGE_FILES)
+    string(FIND "${pair}" "=" eq)
+    if(eq LESS 1)
+      message(FATAL_ERROR "${fn}: IMAGE_FILES '${pair}' is not <src>=<dest>; write it as "
+        "path/in/source=/path/in/image")
+    endif()
+    string(SUBSTRING "${pair}" 0 ${eq} src)
+    math(EXPR after "${eq} + 1")
+    string(SUBSTRING "${pair}" ${after} -1 dest)
+    if(NOT dest MATCHES "^/")
+      message(FATAL_ERROR "${fn}: IMAGE_FILES '${pair}': the destination '${dest}' must be an "
+        "absolute path in the image")
+    endif()
+    cmake_path(ABSOLUTE_PATH src BASE_DIRECTORY "${CMAKE_CURRENT_SOURCE_DIR}" NORMALIZE)
+    string(REGEX REPLACE "(.)/$" "\\1" src "${src}")
+    if(NOT EXISTS "${src}")
+      message(FATAL_ERROR "${fn}: IMAGE_FILES '${pair}': '${src}' does not exist; relative "
+        "paths are relative to ${CMAKE_CURRENT_SOURCE_DIR}")
+    endif()
+    _wandb_job_json_quote(quoted_src "${src}")
+    _wandb_job_json_quote(quoted_dest "${dest}")
+    string(JSON length LENGTH "${files}")
+    string(JSON files SET "${files}" ${length} "[${quoted_src},${quoted_dest}]")
+    list(APPEND sources "${src}")
+  endforeach()
+  set(names "")
+  foreach(pair IN LISTS arg_IMAGE_ENV)
+    string(FIND "${pair}" "=" eq)
+    set(name "")
+    if(eq GREATER 0)
+      string(SUBSTRING "${pair}" 0 ${eq} name)
+    endif()
+    if(NOT name MATCHES "^[A-Za-z_][A-Za-z0-9_]*$")
+      message(FATAL_ERROR "${fn}: IMAGE_ENV '${pair}' is not NAME=value with a name of "
+        "[A-Za-z_][A-Za-z0-9_]*")
+    endif()
+    if(name MATCHES "^(PATH|LD_LIBRARY_PATH)$")
+      message(FATAL_ERROR "${fn}: IMAGE_ENV may not set ${name}: the image sets it to where it "
+        "puts the program and its libraries")
+    endif()
+    if(name IN_LIST names)
+      message(FATAL_ERROR "${fn}: IMAGE_ENV sets '${name}' twice; keep one")
+    endif()
+    list(APPEND names "${name}")
+  endforeach()
+  if(DEFINED arg_IMAGE_WORKING_DIR AND NOT arg_IMAGE_WORKING_DIR MATCHES "^/")
+    message(FATAL_ERROR "${fn}: IMAGE_WORKING_DIR '${arg_IMAGE_WORKING_DIR}' must be an "
+      "absolute path in the image")
+  endif()
+  if(DEFINED arg_IMAGE_USER AND
+      NOT arg_IMAGE_USER MATCHES "^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
+    message(FATAL_ERROR "${fn}: bad IMAGE_USER '${arg_IMAGE_USER}'; write <user>[:<group>], "
+      "names or numbers of [A-Za-z0-9_.-]")
+  endif()
+  set(${files_var} "${files}" PARENT_SCOPE)
+  set(${sources_var} "${sources}" PARENT_SCOPE)
 endfunction()
 
 # An OCI image reference: [registry[:port]/]path[:tag][@sha256:<64 hex>], path in lowercase.
@@ -522,7 +630,8 @@ macro(_wandb_job_spec_json out_var)
   foreach(_wandb_job_kv IN ITEMS target=target name=arg_NAME entity=arg_ENTITY
       project=arg_PROJECT source=source description=arg_DESCRIPTION config_file=arg_CONFIG_FILE
       code_dir=arg_CODE_DIR dockerfile=arg_DOCKERFILE build_context=arg_BUILD_CONTEXT
-      base_image=arg_BASE_IMAGE image=arg_IMAGE)
+      base_image=arg_BASE_IMAGE image=arg_IMAGE image_working_dir=arg_IMAGE_WORKING_DIR
+      image_user=arg_IMAGE_USER)
     string(REPLACE "=" ";" _wandb_job_kv "${_wandb_job_kv}")
     list(GET _wandb_job_kv 0 _wandb_job_key)
     list(GET _wandb_job_kv 1 _wandb_job_var)
@@ -530,13 +639,14 @@ macro(_wandb_job_spec_json out_var)
     string(JSON _wandb_job_json SET "${_wandb_job_json}" ${_wandb_job_key} "${_wandb_job_value}")
   endforeach()
   foreach(_wandb_job_kv IN ITEMS aliases=arg_ALIASES args=arg_ARGS config=arg_CONFIG
-      lockfiles=lockfiles exclude=arg_EXCLUDE)
+      lockfiles=lockfiles exclude=arg_EXCLUDE image_env=arg_IMAGE_ENV)
     string(REPLACE "=" ";" _wandb_job_kv "${_wandb_job_kv}")
     list(GET _wandb_job_kv 0 _wandb_job_key)
     list(GET _wandb_job_kv 1 _wandb_job_var)
     _wandb_job_json_array(_wandb_job_value "${${_wandb_job_var}}")
     string(JSON _wandb_job_json SET "${_wandb_job_json}" ${_wandb_job_key} "${_wandb_job_value}")
   endforeach()
+  string(JSON _wandb_job_json SET "${_wandb_job_json}" image_files "${image_files}")
 
   get_property(_wandb_job_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
   set(_wandb_job_compiler_id "")
