@@ -248,6 +248,8 @@ int Train(int argc, char** argv) {
     order[i] = i;
   }
 
+  // Metrics reach the W&B run through the `wandb-job exec` shim; without it, log() does nothing.
+  wandb::Run run = wandb::Run::FromEnvironment();
   std::vector<double> losses;
   for (int epoch = 1; epoch <= h.epochs; ++epoch) {
     for (int i = train_size - 1; i > 0; --i) {  // Fisher-Yates
@@ -278,6 +280,7 @@ int Train(int argc, char** argv) {
     }
     losses.push_back(loss);
     std::printf("epoch %d/%d loss=%.4f\n", epoch, h.epochs, loss);
+    run.log({{"epoch", epoch}, {"loss", loss}});
   }
 
   nlohmann::json holdout = {{"targets", nlohmann::json::array()},
@@ -288,6 +291,7 @@ int Train(int argc, char** argv) {
   }
   double final_loss = losses.back();
   double val_loss = MeanSquaredError(model, data, train_size, kSamples);
+  run.summary({{"final_loss", final_loss}, {"val_loss", val_loss}});
   nlohmann::json result = {{"final_loss", final_loss},
                            {"val_loss", val_loss},
                            {"losses", losses},
