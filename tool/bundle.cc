@@ -33,6 +33,9 @@ using ordered_json = nlohmann::ordered_json;
 
 constexpr char kBundleFormat[] = "wandb-job-bundle/1";
 constexpr char kGeneratedDockerfile[] = "Dockerfile.wandb";
+// The job artifact's record of the image it runs (image jobs): the image layout's manifest
+// digest, so that a new image makes a new job version.
+constexpr char kImageLockFile[] = "wandb-job.image.json";
 constexpr char kDefaultAptPackages[] =
     "ca-certificates cmake g++ git make ninja-build nlohmann-json3-dev pkg-config";
 
@@ -273,7 +276,9 @@ bool BuildJobDefinition(Capture* c, const BundleOptions& options, std::string* e
       !RelativeToRoot(s.dockerfile, context_abs, "DOCKERFILE", &job.dockerfile, err)) {
     return false;
   }
-  job.base_image = s.base_image;
+  if (c->source_type != "image") {
+    job.base_image = s.base_image;  // An image job's BASE_IMAGE is the base of the image built.
+  }
   std::string build_type = options.build_type.empty() ? "Release" : options.build_type;
 
   if (c->source_type == "image") {
@@ -389,6 +394,37 @@ bool SelectCode(Capture* c, std::string* err) {
   return true;
 }
 
+// IMAGE_FILES are inputs of the step: every file below a directory source, and the directories
+// themselves (a new file changes their mtime).
+bool AddImageFileInputs(Capture* c, std::string* err) {
+  if (c->source_type != "image") {
+    return true;
+  }
+  for (const auto& [source, dest] : c->spec.image_files) {
+    if (!FileExists(source)) {
+      *err = "IMAGE_FILES source " + source + " does not exist";
+      return false;
+    }
+    if (!IsDirectory(source)) {
+      c->inputs.insert(source);
+      continue;
+    }
+    c->input_dirs.insert(source);
+    bool ok = WalkDirectory(
+        source,
+        [&](const DirEntry& e) {
+          (e.is_dir ? c->input_dirs : c->inputs).insert(JoinPath(source, e.relpath));
+          return true;
+        },
+        err);
+    if (!ok) {
+      *err = "reading IMAGE_FILES directory " + source + ": " + *err;
+      return false;
+    }
+  }
+  return true;
+}
+
 bool BuildLocks(Capture* c, const BundleOptions& options, std::string* err) {
   const JobInputSpec& s = c->spec;
   std::vector<std::string> dirs = {c->code_dir, s.source_dir, s.target_source_dir};
@@ -491,10 +527,60 @@ ordered_json ArtifactJson(const BundleArtifact& a, const char* files, const char
   return j;
 }
 
+// Builds the OCI image layout into <dir>/image and records its digest in the job's files.
+bool WriteImage(const Capture& c, const BundleOptions& options, const std::string& dir,
+                std::string* err) {
+  const JobInputSpec& s = c.spec;
+  BundleImageInput image;
+  image.target = s.target;
+  image.target_file = options.target_file;
+  image.closure = c.closure;
+  image.binary_dir = s.binary_dir;
+  image.args = c.rendered_args;
+  image.config = c.config;
+  image.image = s.image;
+  image.base_image = s.base_image;
+  image.created = c.git.commit_time;
+  image.source_url = c.git.remote_url;
+  image.revision = c.git.commit;
+  image.files = s.image_files;
+  image.env = s.image_env;
+  image.working_dir = s.image_working_dir;
+  image.user = s.image_user;
+  image.layer_cache_dir = JoinPath(s.binary_dir, "wandb-jobs/.layers");
+  std::string layout = JoinPath(dir, "image");
+  if (!BuildBundleImage(image, layout, err)) {
+    *err = "building the image: " + *err;
+    return false;
+  }
+  std::string index_text;
+  if (!ReadFile(JoinPath(layout, "index.json"), &index_text, err)) {
+    return false;
+  }
+  nlohmann::json index = nlohmann::json::parse(index_text, nullptr, false);
+  std::string digest;
+  if (index.is_object() && index.contains("manifests") && index["manifests"].is_array() &&
+      !index["manifests"].empty() && index["manifests"][0].is_object()) {
+    digest = index["manifests"][0].value("digest", "");
+  }
+  if (digest.empty()) {
+    *err = "the image layout's index.json names no manifest";
+    return false;
+  }
+  ordered_json lock;  // Sorted keys by construction: same image, same bytes.
+  lock["base_image"] = s.base_image;
+  lock["image"] = s.image;
+  lock["layout_manifest_digest"] = digest;
+  return WriteInDir(JoinPath(dir, "job"), kImageLockFile, lock.dump(2) + "\n", err);
+}
+
 bool WriteTree(const Capture& c, const BundleOptions& options, const std::string& dir,
                std::string* err) {
   const JobInputSpec& s = c.spec;
   std::string job_dir = JoinPath(dir, "job");
+  if (c.source_type == "image" && !WriteImage(c, options, dir, err)) {
+    return false;
+  }
   ArtifactManifest job_manifest;
   std::string requirements;
   for (const FoundLockfile& f : c.lockfiles) {
@@ -588,23 +674,6 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
     code.aliases = {"latest"};
     bundle["code"] = ArtifactJson(code, "code", "code.manifest.json");
   }
-  if (c.source_type == "image") {
-    BundleImageInput image;
-    image.target = s.target;
-    image.target_file = options.target_file;
-    image.closure = c.closure;
-    image.binary_dir = s.binary_dir;
-    image.args = c.rendered_args;
-    image.config = c.config;
-    image.image = s.image;
-    image.base_image = s.base_image;
-    image.created = c.git.commit_time;
-    image.source_url = c.git.remote_url;
-    image.revision = c.git.commit;
-    if (!BuildBundleImage(image, JoinPath(dir, "image"), err)) {
-      return false;
-    }
-  }
   bundle["config"] = ordered_json::parse(c.config);
   bundle["args"] = s.args;
   bundle["entrypoint"] = c.job.entrypoint;
@@ -696,7 +765,7 @@ bool WriteBundle(const BundleOptions& options, std::string* err) {
   const std::string& t = c.spec.target;
   if (!ResolvePaths(&c, err) || !DecideSource(&c, err) || !BuildConfig(&c, err) ||
       !BuildJobDefinition(&c, options, err) || !BuildNames(&c, err) || !SelectCode(&c, err) ||
-      !BuildLocks(&c, options, err)) {
+      !BuildLocks(&c, options, err) || !AddImageFileInputs(&c, err)) {
     *err = "capturing job for target " + t + ": " + *err;
     return false;
   }

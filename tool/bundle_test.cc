@@ -169,6 +169,91 @@ TEST_F(BundleTest, Errors) {
   EXPECT_NE(err.find("is not a JSON object"), std::string::npos) << err;
 }
 
+// An image job from a real executable: names, aliases, the image settings in the layout, the
+// job's record of the image digest, and the image files as depfile inputs.
+TEST_F(BundleTest, ImageJob) {
+  std::string err;
+  ASSERT_TRUE(CopyFile("/bin/true", build_ + "/train", 0755, &err)) << err;
+  WriteTestFile(src_, "data/vocab.txt", "a b c\n");
+  WriteTestFile(src_, "data/sub/more.txt", "more\n");
+  WriteTestFile(src_, "motd", "hi\n");
+  spec_["image"] = "127.0.0.1:5000/acme/train:1.0";
+  spec_["aliases"] = {"stable"};
+  using nlohmann::json;  // {{a, b}, ...} would make an object of the pairs.
+  spec_["image_files"] = json::array({json::array({src_ + "/motd", "/etc/motd"}),
+                                      json::array({src_ + "/data", "/opt/data"})});
+  spec_["image_env"] = {"OMP_NUM_THREADS=4"};
+  spec_["image_working_dir"] = "/work";
+  spec_["image_user"] = "1000:1000";
+  std::string out = build_ + "/wandb-jobs/train/bundle";
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  Bundle b;
+  ASSERT_TRUE(LoadBundle(out, &b, &err)) << err;
+  EXPECT_EQ(b.source_type, "image");
+  EXPECT_EQ(b.job.name, "job-127.0.0.1_5000_acme_train");
+  EXPECT_EQ(b.job.aliases, (std::vector<std::string>{"stable", "1.0", "latest"}));
+  EXPECT_EQ(b.image, "127.0.0.1:5000/acme/train:1.0");
+  EXPECT_NE(b.job.manifest.Find("wandb-job.image.json"), nullptr);
+
+  nlohmann::json index = nlohmann::json::parse(Read(out + "/image/index.json"));
+  std::string digest = index["manifests"][0]["digest"];
+  nlohmann::json lock = nlohmann::json::parse(Read(out + "/job/wandb-job.image.json"));
+  EXPECT_EQ(lock["layout_manifest_digest"], digest);
+  EXPECT_EQ(lock["image"], "127.0.0.1:5000/acme/train:1.0");
+  nlohmann::json manifest =
+      nlohmann::json::parse(Read(out + "/image/blobs/sha256/" + digest.substr(7)));
+  std::string config_digest = manifest["config"]["digest"];
+  nlohmann::json config =
+      nlohmann::json::parse(Read(out + "/image/blobs/sha256/" + config_digest.substr(7)));
+  EXPECT_EQ(config["config"]["WorkingDir"], "/work");
+  EXPECT_EQ(config["config"]["User"], "1000:1000");
+  EXPECT_EQ(config["config"]["Env"].back(), "OMP_NUM_THREADS=4");
+  EXPECT_EQ(config["config"]["Cmd"], (std::vector<std::string>{"--lr", "0.01"}));
+  EXPECT_TRUE(IsDirectory(build_ + "/wandb-jobs/.layers")) << "layer cache";
+
+  nlohmann::json job = nlohmann::json::parse(Read(out + "/job/wandb-job.json"));
+  EXPECT_EQ(job["source"]["image"], "127.0.0.1:5000/acme/train:1.0");
+  EXPECT_FALSE(job["source"].contains("base_image"));
+
+  std::string depfile = Read(out + ".d");
+  for (const std::string& f : {src_ + "/motd", src_ + "/data/vocab.txt",
+                               src_ + "/data/sub/more.txt", src_ + "/data/sub"}) {
+    EXPECT_NE(depfile.find(f), std::string::npos) << f << "\n" << depfile;
+  }
+
+  // Same inputs, same digest; a changed image file, another digest and job record.
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  EXPECT_EQ(nlohmann::json::parse(Read(out + "/image/index.json")), index);
+  WriteTestFile(src_, "motd", "changed\n");
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  EXPECT_NE(nlohmann::json::parse(Read(out + "/job/wandb-job.image.json"))
+                ["layout_manifest_digest"],
+            digest);
+
+  // A BASE_IMAGE is the image's base, recorded for the push; the job names no base_image.
+  spec_["base_image"] = "debian:12-slim";
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  job = nlohmann::json::parse(Read(out + "/job/wandb-job.json"));
+  EXPECT_FALSE(job["source"].contains("base_image"));
+  index = nlohmann::json::parse(Read(out + "/image/index.json"));
+  digest = index["manifests"][0]["digest"];
+  manifest = nlohmann::json::parse(Read(out + "/image/blobs/sha256/" + digest.substr(7)));
+  EXPECT_EQ(manifest["annotations"]["org.opencontainers.image.base.name"], "debian:12-slim");
+  EXPECT_EQ(nlohmann::json::parse(Read(out + "/job/wandb-job.image.json"))["base_image"],
+            "debian:12-slim");
+
+  // A missing image file fails the capture and leaves the bundle as it was.
+  spec_["image_files"] = json::array({json::array({src_ + "/gone.txt", "/gone.txt"})});
+  EXPECT_FALSE(Capture(out, &err));
+  EXPECT_NE(err.find("IMAGE_FILES source " + src_ + "/gone.txt does not exist"),
+            std::string::npos)
+      << err;
+  spec_["image_files"] = json::array({json::array({src_ + "/motd", "etc/motd"})});
+  EXPECT_FALSE(Capture(out, &err));
+  EXPECT_NE(err.find("not an absolute path"), std::string::npos) << err;
+  EXPECT_TRUE(LoadBundle(out, &b, &err)) << err;
+}
+
 TEST_F(BundleTest, LoadRejectsDamage) {
   std::string err;
   std::string out = dir_.Join("bundle");

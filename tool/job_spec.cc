@@ -44,6 +44,33 @@ std::vector<std::string> SplitCMakeList(const std::string& list) {
   return out;
 }
 
+// "image_files": [[src, dest], ...], each entry also accepted as a "src=dest" string.
+bool GetImageFiles(const nlohmann::json& j, std::vector<std::pair<std::string, std::string>>* out,
+                   std::string* err) {
+  auto it = j.find("image_files");
+  if (it == j.end() || it->is_null()) {
+    return true;
+  }
+  if (!it->is_array()) {
+    *err = "image_files is not an array";
+    return false;
+  }
+  for (const auto& v : *it) {
+    if (v.is_array() && v.size() == 2 && v[0].is_string() && v[1].is_string()) {
+      out->emplace_back(v[0].get<std::string>(), v[1].get<std::string>());
+      continue;
+    }
+    std::string text = v.is_string() ? v.get<std::string>() : std::string();
+    size_t eq = text.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      *err = "image_files entry " + v.dump() + " is not [source, destination] or \"source=dest\"";
+      return false;
+    }
+    out->emplace_back(text.substr(0, eq), text.substr(eq + 1));
+  }
+  return true;
+}
+
 }  // namespace
 
 bool JobInputSpec::FromJson(std::string_view text, JobInputSpec* out, std::string* err) {
@@ -75,6 +102,12 @@ bool JobInputSpec::FromJson(std::string_view text, JobInputSpec* out, std::strin
   s.base_image = GetString(j, "base_image");
   s.image = GetString(j, "image");
   s.extra_files = SplitCMakeList(GetString(j, "extra_files"));
+  if (!GetImageFiles(j, &s.image_files, err)) {
+    return false;
+  }
+  s.image_env = GetStrings(j, "image_env");
+  s.image_working_dir = GetString(j, "image_working_dir");
+  s.image_user = GetString(j, "image_user");
   const nlohmann::json cmake = j.value("cmake", nlohmann::json::object());
   s.source_dir = GetString(cmake, "source_dir");
   s.binary_dir = GetString(cmake, "binary_dir");

@@ -4,6 +4,7 @@
 
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace wandb_job {
@@ -22,6 +23,11 @@ struct JobInputSpec {
   std::vector<std::string> exclude;       // EXCLUDE globs (gitignore syntax)
   std::string dockerfile, build_context, base_image, image;
   std::vector<std::string> extra_files;   // WANDB_JOB_EXTRA_FILES target property, absolute
+  // Image jobs: IMAGE_FILES (absolute source, absolute destination in the image), IMAGE_ENV
+  // ("NAME=value"), IMAGE_WORKING_DIR and IMAGE_USER.
+  std::vector<std::pair<std::string, std::string>> image_files;
+  std::vector<std::string> image_env;
+  std::string image_working_dir, image_user;
   // From CMake.
   std::string source_dir;         // CMAKE_SOURCE_DIR
   std::string binary_dir;         // CMAKE_BINARY_DIR

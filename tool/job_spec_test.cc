@@ -97,5 +97,38 @@ TEST(JobInputSpecTest, ParsesAndRejects) {
   EXPECT_FALSE(JobInputSpec::FromJson("not json", &s, &err));
 }
 
+TEST(JobInputSpecTest, ImageSettings) {
+  JobInputSpec s;
+  std::string err;
+  ASSERT_TRUE(JobInputSpec::FromJson(
+      R"({"format":1,"target":"t","image":"r/t:1",
+          "image_files":[["/s/a.txt","/etc/a.txt"],"/s/b=/opt/b=c"],
+          "image_env":["A=1","B="],"image_working_dir":"/work","image_user":"1000:1000",
+          "cmake":{"source_dir":"/s","binary_dir":"/b"}})",
+      &s, &err))
+      << err;
+  using Pairs = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(s.image_files, (Pairs{{"/s/a.txt", "/etc/a.txt"}, {"/s/b", "/opt/b=c"}}));
+  EXPECT_EQ(s.image_env, (std::vector<std::string>{"A=1", "B="}));
+  EXPECT_EQ(s.image_working_dir, "/work");
+  EXPECT_EQ(s.image_user, "1000:1000");
+
+  // Absent: empty.
+  ASSERT_TRUE(JobInputSpec::FromJson(
+      R"({"format":1,"target":"t","cmake":{"source_dir":"/s","binary_dir":"/b"}})", &s, &err));
+  EXPECT_TRUE(s.image_files.empty());
+  EXPECT_TRUE(s.image_env.empty());
+
+  for (const char* bad : {R"("image_files":{})", R"("image_files":[["/a"]])",
+                          R"("image_files":["no-equals"])", R"("image_files":["=/x"])",
+                          R"("image_files":[3])"}) {
+    std::string text = std::string(R"({"format":1,"target":"t",)") + bad +
+                       R"(,"cmake":{"source_dir":"/s","binary_dir":"/b"}})";
+    err.clear();
+    EXPECT_FALSE(JobInputSpec::FromJson(text, &s, &err)) << bad;
+    EXPECT_NE(err.find("image_files"), std::string::npos) << err;
+  }
+}
+
 }  // namespace
 }  // namespace wandb_job
