@@ -75,3 +75,40 @@ void MakeTestRepo(const std::string& dir,
 }
 
 }  // namespace wandb_job
+
+// --- FakeTransport ------------------------------------------------------------------------------
+
+namespace wandb_job {
+
+bool FakeTransport::Send(const HttpRequest& request, HttpResponse* response, std::string* err) {
+  HttpRequest recorded = request;
+  if (!request.body_file.empty()) {
+    std::string contents;
+    if (!ReadFile(request.body_file, &contents, err)) {
+      return false;
+    }
+    size_t off = std::min<size_t>(request.body_offset, contents.size());
+    size_t len = request.body_length < 0 ? contents.size() - off
+                                         : static_cast<size_t>(request.body_length);
+    recorded.body = contents.substr(off, len);
+  }
+  Handler handler;
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    state_->requests.push_back(recorded);
+    handler = state_->handler;
+  }
+  *response = HttpResponse();
+  return handler(recorded, response, err);
+}
+
+std::vector<HttpRequest> FakeTransport::requests() const {
+  std::lock_guard<std::mutex> lock(state_->mu);
+  return state_->requests;
+}
+
+std::unique_ptr<HttpTransport> FakeTransport::Share() const {
+  return std::unique_ptr<HttpTransport>(new FakeTransport(state_));
+}
+
+}  // namespace wandb_job

@@ -1,0 +1,398 @@
+"""End to end: a small CMake project (include(<src>/cmake/WandbJob.cmake), -DWANDB_JOB_TOOL=<the
+built helper>) published to the fake W&B server of tests/fake_wandb over real HTTP.
+
+    python3 test_wandb_publish.py <wandb-job tool> <wandb-job source dir> <wandb-job build dir>
+
+Cases: first publish through the CMake target; a second publish uploads nothing; one changed
+source uploads only that file (and the job's wandb-job.json); retried faults; interrupted
+publishes that converge; key errors; netrc; WANDB_MODE; ls/show against W&B; the key in no
+output or build file. Exits 125 (skip) when cmake, git, a generator or graphql-core is missing.
+WANDB_GRAPHQL_SCHEMA, when set, makes the fake validate every document against that schema.
+"""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SKIP = 125
+KEY = "e2eKey" + "0123456789abcdefghij" * 2 + "XYZ"  # 49 characters, a plausible W&B key
+ENTITY = "e2e-team"
+PROJECT = "wandb-e2e"
+JOB = "job-e2e-train"
+CODE = "source-wandbe2e-train"
+
+
+class Failure(AssertionError):
+    pass
+
+
+def check(cond, message):
+    if not cond:
+        raise Failure(message)
+
+
+class World:
+    def __init__(self, tool, source_dir):
+        self.tool = tool
+        self.source_dir = source_dir
+        self.root = os.path.realpath(tempfile.mkdtemp(prefix="wandb-e2e-publish-"))
+        self.home = os.path.join(self.root, "home")
+        os.makedirs(self.home)
+        self.src = os.path.join(self.root, "src")
+        self.build = os.path.join(self.root, "build")
+        self.outputs = []  # every stdout/stderr, for the key leak check
+        self.env = {k: v for k, v in os.environ.items()
+                    if not k.startswith(("WANDB_", "GIT_", "NETRC", "CMAKE_", "XDG_"))}
+        self.env.update({"HOME": self.home, "LC_ALL": "C", "TZ": "UTC",
+                         "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "E2E",
+                         "GIT_AUTHOR_EMAIL": "e2e@example.invalid", "GIT_COMMITTER_NAME": "E2E",
+                         "GIT_COMMITTER_EMAIL": "e2e@example.invalid",
+                         "GIT_CEILING_DIRECTORIES": self.root,
+                         "WANDB_JOB_STORE": os.path.join(self.home, "store"),
+                         "WANDB_JOB_RETRY_BASE_MS": "20"})
+        self.fake = None
+
+    def run(self, cmd, cwd=None, extra_env=None, check_rc=True, timeout=600):
+        env = dict(self.env)
+        env.update(extra_env or {})
+        env = {k: v for k, v in env.items() if v is not None}
+        p = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           universal_newlines=True, timeout=timeout)
+        self.outputs.append(p.stdout + p.stderr)
+        if check_rc and p.returncode != 0:
+            raise Failure("command failed (%d): %s\n--- stdout\n%s\n--- stderr\n%s"
+                          % (p.returncode, " ".join(cmd), p.stdout, p.stderr))
+        return p
+
+    def wandb_env(self, key=KEY):
+        return {"WANDB_BASE_URL": self.fake.url + "/", "WANDB_API_KEY": key,
+                "WANDB_ENTITY": ENTITY, "WANDB_PROJECT": PROJECT}
+
+    def write(self, rel, text):
+        path = os.path.join(self.src, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+
+    def git(self, *args):
+        return self.run(["git"] + list(args), cwd=self.src).stdout.strip()
+
+    def commit(self, message):
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message)
+
+    def bundle(self):
+        return os.path.join(self.build, "wandb-jobs", "train", "bundle")
+
+    def capture(self):
+        self.run(["cmake", "--build", self.build, "--target", "train-wandb-job"])
+
+    def publish(self, extra_env=None, check_rc=True, args=()):
+        env = self.wandb_env()
+        env.update(extra_env or {})
+        return self.run([self.tool, "publish"] + list(args) + [self.bundle()], extra_env=env,
+                        check_rc=check_rc)
+
+    def counts(self):
+        return len(self.fake.versions(JOB)), len(self.fake.versions(CODE))
+
+
+def setup_project(w):
+    os.makedirs(w.src)
+    w.write("CMakeLists.txt",
+            "cmake_minimum_required(VERSION 3.25)\n"
+            "project(wandbe2e LANGUAGES CXX)\n"
+            "include(%s/cmake/WandbJob.cmake)\n"
+            "add_executable(train train.cpp)\n"
+            "wandb_add_job(train NAME %s SOURCE artifact ALIASES nightly\n"
+            "  CONFIG lr=0.01 epochs=3 ARGS --lr {lr} --epochs {epochs})\n"
+            % (w.source_dir.replace("\\", "/"), JOB))
+    w.write("train.cpp", "#include <cstdio>\nint main(int argc, char** argv) {\n"
+                         "  for (int i = 1; i < argc; ++i) std::printf(\"%s\\n\", argv[i]);\n"
+                         "  return 0;\n}\n")
+    for i in range(12):
+        w.write("data/part%02d.txt" % i, ("row %d\n" % i) * (200 + 50 * i))
+    w.write("README.md", "# e2e\n")
+    w.git("init", "-q", "-b", "main")
+    w.commit("initial")
+    gen = "Ninja" if shutil.which("ninja") else "Unix Makefiles"
+    w.run(["cmake", "-S", w.src, "-B", w.build, "-G", gen, "-DWANDB_JOB_TOOL=%s" % w.tool])
+
+
+def put_names(fake, kind="file"):
+    return sorted(p["name"] for p in fake.puts if p["kind"] == kind)
+
+
+# --- cases -------------------------------------------------------------------------------------
+
+def case_first_publish(w):
+    """Through the CMake publish target, like a user would."""
+    w.run(["cmake", "--build", w.build, "--target", "train-wandb-publish"],
+          extra_env=w.wandb_env())
+    check(w.counts() == (1, 1), "one job and one code version expected, got %s" % (w.counts(),))
+    job = w.fake.versions(JOB)[0]
+    check(sorted(job["aliases"]) == ["latest", "nightly"], "job aliases %s" % job["aliases"])
+    check(job["type"] == "job" and w.fake.versions(CODE)[0]["type"] == "code", "types")
+    job_json = json.loads(w.fake.blobs[job["manifestContents"]["wandb-job.json"]["digest"]])
+    code_id = w.fake.versions(CODE)[0]["id"]
+    check(job_json["source"]["artifact"] == "wandb-artifact://_id/" + code_id,
+          "wandb-job.json names the code artifact by ID: %s" % job_json["source"])
+    code_files = len(w.fake.versions(CODE)[0]["manifestContents"])
+    check(len(put_names(w.fake)) == code_files + len(job["manifestContents"]),
+          "every file uploaded once: %s" % put_names(w.fake))
+    check(put_names(w.fake, "manifest") == ["wandb_manifest.json"] * 2, "two manifests")
+    check(w.fake.storage_auth_rejected == 0, "no Authorization header on storage URLs")
+    runs = list(w.fake.runs.values())
+    check(len(runs) == 1 and runs[0]["jobType"] == "cli_create_job", "one hidden run: %s" % runs)
+    check(runs[0]["deleted"], "the hidden run is deleted after publishing")
+    check([s[3] for s in w.fake.file_streams] == [{"complete": True, "exitcode": 0}],
+          "file_stream complete: %s" % w.fake.file_streams)
+    ops = w.fake.operations
+    check(ops.index("UpsertBucket") < ops.index("CreateArtifact") and ops[-1] == "DeleteRun",
+          "operation order: %s" % ops)
+
+
+def case_unchanged(w):
+    w.fake.reset_stats()
+    p = w.publish()
+    check(w.counts() == (1, 1), "no new version: %s" % (w.counts(),))
+    check(w.fake.puts == [], "nothing uploaded: %s" % w.fake.puts)
+    check("unchanged" in p.stdout, "reported unchanged: %s" % p.stdout)
+    check("CreateArtifactFiles" not in w.fake.operations, "no createArtifactFiles")
+
+
+def case_one_change(w):
+    w.write("data/part03.txt", "changed\n")
+    w.commit("change one file")
+    w.capture()
+    w.fake.reset_stats()
+    w.publish()
+    check(w.counts() == (2, 2), "one new version each: %s" % (w.counts(),))
+    check(put_names(w.fake) == ["data/part03.txt", "wandb-job.json"],
+          "only the changed file and the job's wandb-job.json: %s" % put_names(w.fake))
+    latest = w.fake.versions(JOB)[-1]
+    check("latest" in latest["aliases"] and "nightly" in latest["aliases"], "aliases moved")
+    check(w.fake.versions(JOB)[0]["aliases"] == [], "old version lost its aliases")
+
+
+def case_faults(w):
+    w.write("data/part04.txt", "changed for faults\n")
+    w.commit("faults")
+    w.capture()
+    w.fake.reset_stats()
+    f = w.fake
+    f.add_fault("graphql:CreateArtifactFiles", "status", status=503, times=2)
+    f.add_fault("graphql:UpsertBucket", "status", status=409, times=1)
+    f.add_fault("put:file", "status", status=429, retry_after=1, times=1)
+    f.add_fault("put:file", "reset", times=1)
+    f.add_fault("put:manifest", "status", status=500, times=1)
+    f.add_fault("graphql:CommitArtifact", "slow", delay=1.5, times=1)
+    f.add_fault("file_stream", "status", status=502, times=1)
+    before = w.counts()
+    started = time.time()
+    p = w.publish()
+    f.clear_faults()
+    check(w.counts() == (before[0] + 1, before[1] + 1), "one new version each after faults")
+    check(time.time() - started >= 1.0, "Retry-After: 1 was obeyed")
+    check("retrying" in p.stderr, "retries are reported: %s" % p.stderr)
+    check(not w.fake.pending(JOB) and not w.fake.pending(CODE), "nothing left pending")
+
+
+def interrupt_and_resume(w, label, fault_where, fault_kw):
+    w.write("data/part05.txt", "interrupt %s\n" % label)
+    w.commit("interrupt " + label)
+    w.capture()
+    before = w.counts()
+    w.fake.add_fault(fault_where, **fault_kw)
+    p = w.publish(check_rc=False, extra_env={"WANDB_JOB_RETRY_MAX": "1"})
+    w.fake.clear_faults()
+    check(p.returncode == 1, "%s: the interrupted publish fails (rc %d)\n%s"
+          % (label, p.returncode, p.stderr))
+    w.publish()
+    after = w.counts()
+    check(after[0] == before[0] + 1 and after[1] == before[1] + 1,
+          "%s: exactly one new version each: %s -> %s" % (label, before, after))
+    check(not w.fake.pending(JOB) and not w.fake.pending(CODE), "%s: nothing pending" % label)
+
+
+def case_interrupted(w):
+    points = [
+        ("manifest", "graphql:CreateArtifactManifest", {"kind": "status", "status": 400}),
+        ("files", "graphql:CreateArtifactFiles", {"kind": "status", "status": 422}),
+        ("put", "put:file", {"kind": "status", "status": 403}),
+        ("manifest-put", "put:manifest", {"kind": "status", "status": 404}),
+        ("commit", "graphql:CommitArtifact", {"kind": "status", "status": 400}),
+        # The job's commit only: the code version is already committed when it fails.
+        ("job-commit", "graphql:CommitArtifact", {"kind": "status", "status": 400, "after": 1}),
+        ("resets", "put:file", {"kind": "reset", "times": 5}),
+    ]
+    for label, where, kw in points:
+        interrupt_and_resume(w, label, where, kw)
+
+
+def case_killed(w):
+    """SIGKILL while uploading, then a clean re-run: one new version, no duplicate."""
+    w.write("data/part06.txt", "killed\n")
+    w.commit("killed")
+    w.capture()
+    before = w.counts()
+    w.fake.add_fault("put:file", "slow", delay=3, times=100)
+    env = dict(w.env)
+    env.update(w.wandb_env())
+    proc = subprocess.Popen([w.tool, "publish", w.bundle()], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, universal_newlines=True)
+    deadline = time.time() + 30
+    while "CreateArtifactFiles" not in w.fake.operations[-3:] and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    proc.send_signal(signal.SIGKILL)
+    out, err = proc.communicate()
+    w.outputs.append(out + err)
+    w.fake.clear_faults()
+    w.publish()
+    after = w.counts()
+    check(after == (before[0] + 1, before[1] + 1), "killed: one new version each: %s -> %s"
+          % (before, after))
+
+
+def case_bad_key(w):
+    bad = "wrongKey" + "9" * 40
+    p = w.publish(check_rc=False, extra_env={"WANDB_API_KEY": bad})
+    line = "W&B rejected the API key (HTTP 401); check WANDB_API_KEY or ~/.netrc"
+    check(p.returncode == 1 and line in p.stderr, "401 message: %s" % p.stderr)
+    check(bad not in p.stdout + p.stderr, "the rejected key is not printed")
+    p = w.publish(check_rc=False, extra_env={"WANDB_API_KEY": "short"})
+    check(p.returncode == 1 and "at least 40" in p.stderr and "short" not in p.stderr,
+          "malformed key: %s" % p.stderr)
+
+
+def case_graphql_error(w):
+    w.fake.add_fault("graphql:CreateArtifact", "status", status=200,
+                     body={"data": None, "errors": [{"message": "quota exceeded for e2e"}]})
+    p = w.publish(check_rc=False)
+    w.fake.clear_faults()
+    check(p.returncode == 1 and "CreateArtifact: quota exceeded for e2e" in p.stderr,
+          "GraphQL error names operation and message: %s" % p.stderr)
+    check("retrying" not in p.stderr, "GraphQL errors are not retried")
+
+
+def case_netrc(w):
+    host = w.fake.url.split("://", 1)[1]
+    netrc = os.path.join(w.home, ".netrc")
+    with open(netrc, "w") as f:
+        f.write("machine api.wandb.ai login user password %s\nmachine %s\n  login user\n"
+                "  password %s\n" % ("x" * 40, host, KEY))
+    os.chmod(netrc, 0o600)
+    try:
+        p = w.publish(extra_env={"WANDB_API_KEY": None})
+        check("unchanged" in p.stdout, "netrc key works: %s" % p.stdout)
+    finally:
+        os.remove(netrc)
+
+
+def case_modes(w):
+    w.fake.reset_stats()
+    p = w.publish(extra_env={"WANDB_MODE": "disabled"})
+    check(w.fake.operations == [] and "nothing published" in p.stderr, "disabled: nothing")
+    w.publish(extra_env={"WANDB_MODE": "offline"})
+    check(w.fake.operations == [], "offline: nothing sent to W&B")
+    check(os.path.isdir(os.path.join(w.home, "store")), "offline: the local store is written")
+    p = w.publish(extra_env={"WANDB_API_KEY": None})  # no key: local store
+    check(w.fake.operations == [], "no key: nothing sent to W&B")
+
+
+def case_dry_run(w):
+    w.fake.reset_stats()
+    p = w.publish(args=["--dry-run"])
+    check("unchanged" in p.stdout and w.fake.puts == [], "dry run: %s" % p.stdout)
+    check(not any(op.startswith(("Create", "Upsert", "Commit")) for op in w.fake.operations),
+          "dry run writes nothing: %s" % w.fake.operations)
+
+
+def case_ls_show(w):
+    env = w.wandb_env()
+    p = w.run([w.tool, "ls", "--json"], extra_env=env)
+    jobs = json.loads(p.stdout)
+    check([j["name"] for j in jobs] == [JOB], "ls lists the job: %s" % p.stdout)
+    n = len(w.fake.versions(JOB))
+    check(jobs[0]["versions"] == n and jobs[0]["entity"] == ENTITY, "ls fields: %s" % jobs[0])
+    p = w.run([w.tool, "show", "%s/%s/%s:latest" % (ENTITY, PROJECT, JOB), "--json"],
+              extra_env=env)
+    shown = json.loads(p.stdout)
+    text = json.dumps(shown)
+    check(JOB in text and "wandb-job.json" in text and "lr" in text, "show: %s" % text[:400])
+    p = w.run([w.tool, "show", JOB], extra_env=env)
+    check("v%d" % (n - 1) in p.stdout and "v0" in p.stdout, "show text: %s" % p.stdout[:400])
+    p = w.run([w.tool, "show", "nope"], extra_env=env, check_rc=False)
+    check(p.returncode == 1 and "unknown job" in p.stderr, "unknown job: %s" % p.stderr)
+
+
+def case_no_key_anywhere(w):
+    for text in w.outputs:
+        check(KEY not in text, "the key appears in an output:\n%s" % text[:2000])
+    for base in (w.build, w.home):
+        for dirpath, _, files in os.walk(base):
+            for name in files:
+                path = os.path.join(dirpath, name)
+                try:
+                    with open(path, "rb") as f:
+                        data = f.read()
+                except OSError:
+                    continue
+                check(KEY.encode() not in data, "the key is in %s" % path)
+
+
+CASES = [case_first_publish, case_unchanged, case_one_change, case_faults, case_interrupted,
+         case_killed, case_bad_key, case_graphql_error, case_netrc, case_modes, case_dry_run,
+         case_ls_show, case_no_key_anywhere]
+
+
+def main(argv):
+    if len(argv) < 3:
+        sys.stderr.write(__doc__)
+        return 2
+    tool, source_dir = os.path.abspath(argv[1]), os.path.abspath(argv[2])
+    for prog in ("cmake", "git"):
+        if shutil.which(prog) is None:
+            print("skipped: %s not found" % prog)
+            return SKIP
+    if not (shutil.which("ninja") or shutil.which("make")):
+        print("skipped: neither ninja nor make found")
+        return SKIP
+    sys.path.insert(0, os.path.join(source_dir, "tests", "fake_wandb"))
+    import fake_wandb
+    if fake_wandb.graphql is None:
+        print("skipped: graphql-core is not importable (Debian: python3-graphql-core)")
+        return SKIP
+    w = World(tool, source_dir)
+    w.fake = fake_wandb.FakeWandb(KEY, entity="viewer-entity").start()
+    only = [c for c in os.environ.get("WANDB_JOB_E2E_CASES", "").split(",") if c]
+    failed = 0
+    try:
+        setup_project(w)
+        for case in CASES:
+            if only and case.__name__[5:] not in only and case.__name__ != "case_first_publish":
+                continue
+            try:
+                case(w)
+                print("ok   %s" % case.__name__[5:], flush=True)
+            except Exception:  # noqa: BLE001 - report every case
+                failed += 1
+                print("FAIL %s\n%s" % (case.__name__[5:], traceback.format_exc()), flush=True)
+    finally:
+        w.fake.stop()
+        if os.environ.get("WANDB_JOB_E2E_KEEP") == "1":
+            print("kept %s" % w.root)
+        else:
+            shutil.rmtree(w.root, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
