@@ -1,7 +1,12 @@
 #include "publish.h"
 
+#include <nlohmann/json.hpp>
+
 #include "file_util.h"
 #include "hash.h"
+#include "log.h"
+#include "oci_image.h"
+#include "oci_layout.h"
 #include "wandb_types.h"
 
 namespace wandb_job {
@@ -44,7 +49,200 @@ bool PublishOrPredict(ArtifactSink* sink, const ArtifactUpload& upload, bool dry
   return true;
 }
 
+std::string JoinList(const std::vector<std::string>& items) {
+  std::string out;
+  for (const std::string& s : items) {
+    out += (out.empty() ? "" : ", ") + s;
+  }
+  return out;
+}
+
+// The registry of an image reference, for messages and the plain-HTTP decision.
+std::string RegistryOf(const std::string& reference) {
+  ImageReference ref;
+  std::string ignored;
+  return ParseImageReference(reference, &ref, &ignored) ? ref.registry : reference;
+}
+
+bool LooksLikeAuthFailure(const std::string& cause) {
+  for (const char* needle : {"HTTP 401", "HTTP 403", "authentication required", "unauthorized",
+                             "denied", "no credentials"}) {
+    if (cause.find(needle) != std::string::npos) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Decides where and how an image job's image goes: the reference, its tags, plain HTTP.
+bool PlanImagePush(const Bundle& bundle, const PublishOptions& options, PushOptions* push,
+                   ImagePushSummary* summary, std::string* err) {
+  std::string layout = JoinPath(bundle.dir, "image");
+  if (!FileExists(JoinPath(layout, "index.json"))) {
+    *err = "bundle " + bundle.dir + " is damaged: an image job without its image/ layout; "
+           "rebuild it";
+    return false;
+  }
+  ImageReference ref;
+  if (!ParseImageReference(bundle.image, &ref, err)) {
+    *err = "image '" + bundle.image + "': " + *err;
+    return false;
+  }
+  std::string reference = bundle.image;
+  if (!ref.digest.empty()) {
+    reference = reference.substr(0, reference.rfind('@'));
+    Warning("%s: IMAGE names a digest; the image built here gets its own, so it is pushed to %s",
+            bundle.job.name.c_str(), reference.c_str());
+  }
+  std::vector<std::string> tags;
+  for (const std::string& alias : bundle.job.aliases) {
+    if (IsValidImageTag(alias)) {
+      tags.push_back(alias);
+    } else {
+      Warning("%s: alias '%s' is not a valid image tag ([A-Za-z0-9_][A-Za-z0-9_.-]{0,127}); the "
+              "image is not tagged with it",
+              bundle.job.name.c_str(), alias.c_str());
+    }
+  }
+  if (tags.empty()) {
+    tags.push_back(ref.tag.empty() ? "latest" : ref.tag);
+  }
+  std::string insecure = GetEnv("WANDB_JOB_INSECURE_REGISTRIES");
+  push->plain_http = PlainHttp::kLocalhostOnly;
+  if (IsInsecureRegistry(ref.registry, insecure)) {
+    push->plain_http = PlainHttp::kAllowed;
+    // One push speaks plain HTTP to every registry or to none but localhost: the base image's
+    // registry must agree.
+    Descriptor desc;
+    Manifest manifest;
+    if (!ReadImageManifest(layout, &desc, &manifest, err)) {
+      *err = "bundle " + bundle.dir + " is damaged: " + *err + "; rebuild it";
+      return false;
+    }
+    auto base = manifest.annotations.find(kAnnotationBaseName);
+    if (base != manifest.annotations.end()) {
+      std::string base_registry = RegistryOf(base->second);
+      if (!UsesPlainHttp(base_registry, PlainHttp::kLocalhostOnly) &&
+          !IsInsecureRegistry(base_registry, insecure)) {
+        *err = "WANDB_JOB_INSECURE_REGISTRIES lists " + ref.registry + " but not " +
+               base_registry + ", the registry of BASE_IMAGE " + base->second +
+               "; plain HTTP applies to both or neither, so list both or neither";
+        return false;
+      }
+    }
+  }
+  push->layout_dir = layout;
+  push->reference = reference;
+  push->tags = tags;
+  push->docker_config_dir = options.docker_config_dir;
+  push->transport_factory = options.registry_transport;
+  summary->reference = reference;
+  summary->tags = tags;
+  return true;
+}
+
+// Pushes the image; on success the job's metadata names the pinned image.
+bool PushJobImage(const Bundle& bundle, const PublishOptions& options, ArtifactUpload* job,
+                  ImagePushSummary* summary, std::string* err) {
+  PushOptions push;
+  if (!PlanImagePush(bundle, options, &push, summary, err)) {
+    return false;
+  }
+  if (options.dry_run) {
+    Info("would push image %s, tags: %s", summary->reference.c_str(),
+         JoinList(summary->tags).c_str());
+    return true;
+  }
+  PushResult result;
+  std::string cause;
+  if (!PushImage(push, &result, &cause)) {
+    std::string registry = RegistryOf(push.reference);
+    *err = "pushing image " + push.reference + " to registry " + registry + ": " + cause;
+    if (LooksLikeAuthFailure(cause)) {
+      *err += "; log in with 'docker login " + registry + "' or add credentials for " + registry +
+              " to ~/.docker/config.json (or $DOCKER_CONFIG/config.json)";
+    }
+    for (char& ch : *err) {
+      if (ch == '\n' || ch == '\r') {
+        ch = ' ';  // One line.
+      }
+    }
+    return false;
+  }
+  summary->pinned = result.pinned_reference;
+  summary->digest = result.digest;
+  summary->base_digest = result.base_digest;
+  summary->tags = result.tags;
+  summary->blobs_uploaded = result.blobs_uploaded;
+  summary->blobs_skipped = result.blobs_skipped;
+  summary->blobs_mounted = result.blobs_mounted;
+  summary->blobs_copied = result.blobs_copied;
+  summary->bytes_uploaded = result.bytes_uploaded;
+  Info("pushed image %s, tags: %s (%d blob(s) uploaded, %lld bytes; %d already there, %d "
+       "mounted, %d copied from the base registry)",
+       result.pinned_reference.c_str(), JoinList(result.tags).c_str(), result.blobs_uploaded,
+       static_cast<long long>(result.bytes_uploaded), result.blobs_skipped, result.blobs_mounted,
+       result.blobs_copied);
+
+  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+  if (!job->metadata.empty()) {
+    meta = nlohmann::ordered_json::parse(job->metadata, nullptr, false);
+    if (meta.is_discarded() || !meta.is_object()) {
+      *err = "bundle " + bundle.dir + " is damaged: the job's metadata is not a JSON object; "
+             "rebuild it";
+      return false;
+    }
+  }
+  meta["image"] = result.pinned_reference;
+  meta["image_digest"] = result.digest;
+  meta["image_tags"] = result.tags;
+  if (!result.base_digest.empty()) {
+    meta["base_image_digest"] = result.base_digest;
+  }
+  job->metadata = meta.dump();
+  return true;
+}
+
 }  // namespace
+
+bool IsValidImageTag(const std::string& tag) {
+  if (tag.empty() || tag.size() > 128) {
+    return false;
+  }
+  for (size_t i = 0; i < tag.size(); ++i) {
+    char c = tag[i];
+    bool ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_' || (i > 0 && (c == '.' || c == '-'));
+    if (!ok) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool IsInsecureRegistry(const std::string& registry, const std::string& list) {
+  std::string host = registry;  // Without the port; "[::1]" keeps its brackets.
+  size_t colon = registry.rfind(':');
+  if (colon != std::string::npos && registry.find(']', colon) == std::string::npos) {
+    host = registry.substr(0, colon);
+  }
+  size_t start = 0;
+  while (start <= list.size()) {
+    size_t comma = list.find(',', start);
+    if (comma == std::string::npos) {
+      comma = list.size();
+    }
+    std::string entry = list.substr(start, comma - start);
+    size_t b = entry.find_first_not_of(" \t");
+    size_t e = entry.find_last_not_of(" \t");
+    entry = b == std::string::npos ? "" : entry.substr(b, e - b + 1);
+    if (!entry.empty() && (entry == registry || entry == host)) {
+      return true;
+    }
+    start = comma + 1;
+  }
+  return false;
+}
 
 bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOptions& options,
                    JobPublishResult* out, std::string* err) {
@@ -64,6 +262,13 @@ bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOption
   r.name = bundle.job.name;
 
   ArtifactUpload job = MakeUpload(bundle.job, r.entity, r.project);
+  if (bundle.source_type == "image") {
+    // The image first: a job must never name an image the registry lacks.
+    r.has_image = true;
+    if (!PushJobImage(bundle, options, &job, &r.image, err)) {
+      return false;
+    }
+  }
   if (bundle.has_code) {
     r.has_code = true;
     r.code_name = bundle.code.name;

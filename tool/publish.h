@@ -1,13 +1,16 @@
-// Publishing bundles: the order of operations (code artifact first, its ID into wandb-job.json,
-// then the job) over an ArtifactSink, which is either the local job store or W&B.
+// Publishing bundles: the order of operations (an image job's image pushed first; a code
+// artifact before its job, its ID into wandb-job.json; then the job) over an ArtifactSink, which
+// is either the local job store or W&B.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "artifact_manifest.h"
 #include "bundle.h"
+#include "registry_client.h"
 
 namespace wandb_job {
 
@@ -51,6 +54,21 @@ class ArtifactSink {
 
 struct PublishOptions {
   bool dry_run = false;
+  /// Image jobs: the registry transport (null: curl) and the docker config directory ("" is
+  /// $DOCKER_CONFIG or ~/.docker). Plain HTTP is used for localhost registries and those listed
+  /// in $WANDB_JOB_INSECURE_REGISTRIES.
+  TransportFactory registry_transport;
+  std::string docker_config_dir;
+};
+
+/// What publishing an image job pushed (or, in a dry run, would push).
+struct ImagePushSummary {
+  std::string reference;          // pushed to: IMAGE without a digest
+  std::vector<std::string> tags;  // the aliases that are valid OCI tags
+  std::string pinned;             // <name>@sha256:..., "" in a dry run
+  std::string digest, base_digest;
+  int blobs_uploaded = 0, blobs_skipped = 0, blobs_mounted = 0, blobs_copied = 0;
+  int64_t bytes_uploaded = 0;
 };
 
 struct JobPublishResult {
@@ -62,9 +80,21 @@ struct JobPublishResult {
   PublishedArtifact code;
   std::string code_name;
   std::string destination;
+  bool has_image = false;  // an image job: `image` says what was pushed
+  ImagePushSummary image;
 };
 
-/// Publishes one loaded bundle. With dry_run, resolves names and reports without writing.
+/// True for a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
+bool IsValidImageTag(const std::string& tag);
+
+/// Whether `registry` (host[:port]) is listed in `list`, the comma-separated value of
+/// WANDB_JOB_INSECURE_REGISTRIES; an entry without a port matches every port of its host.
+bool IsInsecureRegistry(const std::string& registry, const std::string& list);
+
+/// Publishes one loaded bundle. With dry_run, resolves names and reports without writing. An
+/// image job's image is pushed, tagged with the job's aliases, before the job artifact, whose
+/// metadata then names the pinned image ("image", "image_digest", "base_image_digest"); a
+/// failed push publishes nothing of that job.
 bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOptions& options,
                    JobPublishResult* out, std::string* err);
 
