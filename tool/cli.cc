@@ -241,12 +241,26 @@ int CmdList(const Args& args) {
   app.add_option("--entity,-e", entity, "only this entity");
   app.add_option("--project,-p", project, "only this project");
   app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
+  bool use_wandb = false;
+  app.add_flag("--wandb", use_wandb,
+               "read W&B (the default when an API key is found and --store is not given)");
   if (int rc = Parse(app, "ls", args); rc >= 0) {
     return rc;
   }
-  std::unique_ptr<JobStore> store;
   std::vector<StoredCollection> jobs;
   std::string err;
+  WandbReadTarget wandb;
+  if (!OpenWandbReader(use_wandb, !store_root.empty(), entity, project, &wandb, &err)) {
+    return Fail(err);
+  }
+  if (wandb.use) {
+    if (!ListWandbJobs(wandb.client.get(), wandb.entity, wandb.project, &jobs, &err)) {
+      return Fail(err);
+    }
+    printf("%s", RenderJobList(jobs, json ? ViewFormat::kJson : ViewFormat::kText).c_str());
+    return 0;
+  }
+  std::unique_ptr<JobStore> store;
   if (!OpenStore(store_root, &store, &err) || !store->List("job", &jobs, &err)) {
     return Fail(err);
   }
@@ -302,6 +316,12 @@ int CmdShow(const Args& args) {
   app.add_option("job", ref_text, "[[ENTITY/]PROJECT/]NAME[:ALIAS|:vN]")->required();
   app.add_flag("--json", json, "print JSON (fields in the README)");
   app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
+  bool use_wandb = false;
+  std::string entity, project;
+  app.add_flag("--wandb", use_wandb,
+               "read W&B (the default when an API key is found and --store is not given)");
+  app.add_option("--entity,-e", entity, "W&B entity when the job names none");
+  app.add_option("--project,-p", project, "W&B project when the job names none");
   if (int rc = Parse(app, "show", args); rc >= 0) {
     return rc;
   }
@@ -309,6 +329,28 @@ int CmdShow(const Args& args) {
   std::string err;
   if (!ParseJobRef(ref_text, &ref, &err)) {
     return UsageError("show", err);
+  }
+  WandbReadTarget wandb;
+  if (!OpenWandbReader(use_wandb, !store_root.empty(), !ref.entity.empty() ? ref.entity : entity,
+                       !ref.project.empty() ? ref.project : project, &wandb, &err)) {
+    return Fail(err);
+  }
+  if (wandb.use) {
+    StoredCollection remote;
+    WandbClient* client = wandb.client.get();
+    std::string shown;
+    if (!GetWandbJob(client, wandb.entity, wandb.project, ref.name, &remote, &err) ||
+        !RenderJobShow(
+            remote, ref.selector,
+            [client](const StoredVersion& v, const std::string& path, std::string* contents,
+                     std::string* read_err) {
+              return ReadWandbFile(client, v, path, contents, read_err);
+            },
+            json ? ViewFormat::kJson : ViewFormat::kText, &shown, &err)) {
+      return Fail(err);
+    }
+    printf("%s", shown.c_str());
+    return 0;
   }
   std::unique_ptr<JobStore> store;
   StoredCollection job;
@@ -452,6 +494,28 @@ int CmdRun(const Args& args) {
   return Fail(err);
 }
 
+// --- image-archive ------------------------------------------------------------------------
+
+int CmdImageArchive(const Args& args) {
+  CLI::App app{"Write an image job's image as a tarball that 'docker load' reads.",
+               "wandb-job image-archive"};
+  std::string bundle_dir, out;
+  std::vector<std::string> tags;
+  app.add_option("bundle", bundle_dir, "the image job's bundle directory")->required();
+  app.add_option("out", out, "the tarball to write")->required();
+  app.add_option("--tag", tags, "a repository:tag to name the image (default: its IMAGE)");
+  if (int rc = Parse(app, "image-archive", args); rc >= 0) {
+    return rc;
+  }
+  Bundle bundle;
+  std::string err;
+  if (!LoadBundle(bundle_dir, &bundle, &err) ||
+      !WriteBundleImageArchive(bundle, tags, out, &err)) {
+    return Fail(err);
+  }
+  return 0;
+}
+
 // --- the table ------------------------------------------------------------------------------
 
 int CmdVersion(const Args&) {
@@ -467,6 +531,7 @@ const Command kCommands[] = {
     {"store", "maintain the local store (verify)", CmdStore},
     {"exec", "run a job's program as its entrypoint (the run shim)", CmdExec},
     {"run", "launch a job locally as the launch agent would", CmdRun},
+    {"image-archive", "write an image job's image as a docker load tarball", CmdImageArchive},
     {"version", "print the version", CmdVersion},
 };
 

@@ -1151,6 +1151,41 @@ bool GetWandbJob(WandbClient* client, const std::string& entity, const std::stri
   return true;
 }
 
+bool OpenWandbReader(bool force, bool local_store_named, const std::string& entity,
+                     const std::string& project, WandbReadTarget* out, std::string* err) {
+  WandbCredentials creds;
+  if (!LoadWandbCredentials(&creds, err)) {
+    return false;
+  }
+  if (force && !creds.UseWandb()) {
+    *err = creds.mode != WandbMode::kOnline
+               ? "--wandb: WANDB_MODE is not online"
+               : "--wandb: no W&B API key found (WANDB_API_KEY or a netrc entry for " +
+                     NetrcMachine(creds.base_url) + ")";
+    return false;
+  }
+  out->use = force || (!local_store_named && creds.UseWandb());
+  if (!out->use) {
+    return true;
+  }
+  WandbClientOptions options;
+  options.base_url = creds.base_url;
+  options.api_key = creds.api_key;
+  out->client = std::make_unique<WandbClient>(std::move(options));
+  out->entity = !entity.empty() ? entity : GetEnv("WANDB_ENTITY");
+  out->project = !project.empty() ? project : GetEnv("WANDB_PROJECT");
+  if (out->project.empty()) {
+    *err = "reading jobs from W&B (" + creds.base_url + ") needs a project: --project, "
+           "PROJECT/NAME or WANDB_PROJECT (--store reads the local store)";
+    return false;
+  }
+  if (out->entity.empty() && !out->client->ViewerEntity(&out->entity, err)) {
+    *err = "finding the default entity: " + *err;
+    return false;
+  }
+  return true;
+}
+
 bool ReadWandbFile(WandbClient* client, const StoredVersion& version, const std::string& path,
                    std::string* contents, std::string* err) {
   json data;

@@ -137,8 +137,22 @@ class WandbSink : public ArtifactSink {
   UploadStats stats_;
 };
 
-/// Every job collection of entity/project on W&B (project.artifactType("job")), with versions,
-/// aliases and manifests; sorted by name.
+/// What `ls` and `show` read on W&B.
+struct WandbReadTarget {
+  bool use = false;  // false: read the local store
+  std::unique_ptr<WandbClient> client;
+  std::string entity, project;
+};
+
+/// Decides whether `ls`/`show` read W&B: with `force` (--wandb), or when a key is found,
+/// WANDB_MODE is online and no local store was named. Then the entity is `entity` (from the
+/// command line), else $WANDB_ENTITY, else the viewer's default; the project is `project`, else
+/// $WANDB_PROJECT, and must be known.
+bool OpenWandbReader(bool force, bool local_store_named, const std::string& entity,
+                     const std::string& project, WandbReadTarget* out, std::string* err);
+
+/// Every job collection of entity/project on W&B (project.artifactType("job")), with versions
+/// and aliases (no manifests); sorted by name.
 bool ListWandbJobs(WandbClient* client, const std::string& entity, const std::string& project,
                    std::vector<StoredCollection>* out, std::string* err);
 /// One job collection; "unknown job ..." when absent.
