@@ -205,6 +205,44 @@ bool PushJobImage(const Bundle& bundle, const PublishOptions& options, ArtifactU
 
 }  // namespace
 
+bool WriteBundleImageArchive(const Bundle& bundle, std::vector<std::string> repo_tags,
+                             const std::string& out_path, std::string* err) {
+  if (bundle.source_type != "image") {
+    *err = "bundle " + bundle.dir + " is a " + bundle.source_type +
+           " job; only image jobs (IMAGE <ref>) have an image";
+    return false;
+  }
+  std::string layout = JoinPath(bundle.dir, "image");
+  Descriptor desc;
+  Manifest manifest;
+  if (!ReadImageManifest(layout, &desc, &manifest, err)) {
+    *err = "bundle " + bundle.dir + " is damaged: " + *err + "; rebuild it";
+    return false;
+  }
+  auto base = manifest.annotations.find(kAnnotationBaseName);
+  if (base != manifest.annotations.end()) {
+    *err = "the image of " + bundle.job.name + " is based on " + base->second +
+           ", whose layers are added only when pushing; push it and pull it instead";
+    return false;
+  }
+  if (repo_tags.empty()) {
+    ImageReference ref;
+    if (!ParseImageReference(bundle.image, &ref, err)) {
+      *err = "image '" + bundle.image + "': " + *err;
+      return false;
+    }
+    std::string name = bundle.image.substr(0, bundle.image.rfind('@') == std::string::npos
+                                                  ? bundle.image.size()
+                                                  : bundle.image.rfind('@'));
+    repo_tags.push_back(ref.tag.empty() ? name + ":latest" : name);
+  }
+  if (!WriteDockerArchive(layout, repo_tags, out_path, err)) {
+    *err = "writing " + out_path + ": " + *err;
+    return false;
+  }
+  return true;
+}
+
 bool IsValidImageTag(const std::string& tag) {
   if (tag.empty() || tag.size() > 128) {
     return false;

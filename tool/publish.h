@@ -84,6 +84,12 @@ struct JobPublishResult {
   ImagePushSummary image;
 };
 
+/// Writes an image job's image as a tarball `docker load` reads, tagged `repo_tags` (empty: the
+/// job's IMAGE). Images with a BASE_IMAGE are refused: their base layers are added only when
+/// pushing.
+bool WriteBundleImageArchive(const Bundle& bundle, std::vector<std::string> repo_tags,
+                             const std::string& out_path, std::string* err);
+
 /// True for a valid OCI tag: [A-Za-z0-9_][A-Za-z0-9_.-]{0,127}.
 bool IsValidImageTag(const std::string& tag);
 

@@ -201,6 +201,34 @@ TEST_F(PublishImageTest, DamagedBundle) {
   EXPECT_TRUE(sink_.uploads.empty());
 }
 
+TEST_F(PublishImageTest, DockerArchive) {
+  std::string err;
+  std::string out = dir_.Join("image.tar");
+  ASSERT_TRUE(WriteBundleImageArchive(bundle_, {}, out, &err)) << err;
+  std::string tar;
+  ASSERT_TRUE(ReadFile(out, &tar, &err)) << err;
+  EXPECT_NE(tar.find("manifest.json"), std::string::npos);
+  EXPECT_NE(tar.find("\"RepoTags\":[\"localhost:5000/acme/train:1.0\"]"), std::string::npos);
+  ASSERT_TRUE(WriteBundleImageArchive(bundle_, {"x/y:2"}, out, &err)) << err;
+  ASSERT_TRUE(ReadFile(out, &tar, &err)) << err;
+  EXPECT_NE(tar.find("\"RepoTags\":[\"x/y:2\"]"), std::string::npos);
+
+  bundle_.source_type = "artifact";
+  EXPECT_FALSE(WriteBundleImageArchive(bundle_, {}, out, &err));
+  EXPECT_NE(err.find("only image jobs"), std::string::npos) << err;
+
+  bundle_.source_type = "image";
+  BundleImageInput in;
+  in.target = "true";
+  in.target_file = "/bin/true";
+  in.image = bundle_.image;
+  in.base_image = "debian:12";
+  ASSERT_TRUE(ResolveRuntimeClosure("/bin/true", ClosureOptions{}, &in.closure, &err)) << err;
+  ASSERT_TRUE(BuildBundleImage(in, dir_.Join("bundle/image"), &err)) << err;
+  EXPECT_FALSE(WriteBundleImageArchive(bundle_, {}, out, &err));
+  EXPECT_NE(err.find("based on debian:12"), std::string::npos) << err;
+}
+
 TEST(PublishTest, ImageTags) {
   EXPECT_TRUE(IsValidImageTag("latest"));
   EXPECT_TRUE(IsValidImageTag("V1.2-rc_3"));
