@@ -516,28 +516,6 @@ int CmdImageArchive(const Args& args) {
   return 0;
 }
 
-// --- image-archive ------------------------------------------------------------------------
-
-int CmdImageArchive(const Args& args) {
-  CLI::App app{"Write an image job's image as a tarball that 'docker load' reads.",
-               "wandb-job image-archive"};
-  std::string bundle_dir, out;
-  std::vector<std::string> tags;
-  app.add_option("bundle", bundle_dir, "the image job's bundle directory")->required();
-  app.add_option("out", out, "the tarball to write")->required();
-  app.add_option("--tag", tags, "a repository:tag to name the image (default: its IMAGE)");
-  if (int rc = Parse(app, "image-archive", args); rc >= 0) {
-    return rc;
-  }
-  Bundle bundle;
-  std::string err;
-  if (!LoadBundle(bundle_dir, &bundle, &err) ||
-      !WriteBundleImageArchive(bundle, tags, out, &err)) {
-    return Fail(err);
-  }
-  return 0;
-}
-
 // --- the table ------------------------------------------------------------------------------
 
 int CmdVersion(const Args&) {
@@ -553,7 +531,6 @@ const Command kCommands[] = {
     {"store", "maintain the local store (verify)", CmdStore},
     {"exec", "run a job's program as its entrypoint (the run shim)", CmdExec},
     {"run", "launch a job locally as the launch agent would", CmdRun},
-    {"image-archive", "write an image job's image as a docker load tarball", CmdImageArchive},
     {"image-archive", "write an image job's image as a docker load tarball", CmdImageArchive},
     {"version", "print the version", CmdVersion},
 };
