@@ -100,7 +100,8 @@ class World:
                         check_rc=check_rc)
 
     def counts(self):
-        return len(self.fake.versions(JOB)), len(self.fake.versions(CODE))
+        return (len(self.fake.versions(JOB, entity=ENTITY)),
+                len(self.fake.versions(CODE, entity=ENTITY)))
 
 
 def setup_project(w):
@@ -320,7 +321,7 @@ def case_ls_show(w):
     p = w.run([w.tool, "ls", "--json"], extra_env=env)
     jobs = json.loads(p.stdout)
     check([j["name"] for j in jobs] == [JOB], "ls lists the job: %s" % p.stdout)
-    n = len(w.fake.versions(JOB))
+    n = len(w.fake.versions(JOB, entity=ENTITY))
     check(jobs[0]["versions"] == n and jobs[0]["entity"] == ENTITY, "ls fields: %s" % jobs[0])
     p = w.run([w.tool, "show", "%s/%s/%s:latest" % (ENTITY, PROJECT, JOB), "--json"],
               extra_env=env)
@@ -331,6 +332,14 @@ def case_ls_show(w):
     check("v%d" % (n - 1) in p.stdout and "v0" in p.stdout, "show text: %s" % p.stdout[:400])
     p = w.run([w.tool, "show", "nope"], extra_env=env, check_rc=False)
     check(p.returncode == 1 and "unknown job" in p.stderr, "unknown job: %s" % p.stderr)
+
+
+def case_viewer_entity(w):
+    """Without WANDB_ENTITY the viewer's default entity is used."""
+    p = w.publish(extra_env={"WANDB_ENTITY": None})
+    check("viewer-entity/%s/%s:v0 new" % (PROJECT, JOB) in p.stdout, "viewer: %s" % p.stdout)
+    check(len(w.fake.versions(JOB, entity="viewer-entity")) == 1, "published to viewer-entity")
+    check("Viewer" in w.fake.operations, "the viewer was asked")
 
 
 def case_no_key_anywhere(w):
@@ -350,7 +359,7 @@ def case_no_key_anywhere(w):
 
 CASES = [case_first_publish, case_unchanged, case_one_change, case_faults, case_interrupted,
          case_killed, case_bad_key, case_graphql_error, case_netrc, case_modes, case_dry_run,
-         case_ls_show, case_no_key_anywhere]
+         case_ls_show, case_viewer_entity, case_no_key_anywhere]
 
 
 def main(argv):

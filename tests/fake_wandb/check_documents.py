@@ -1,0 +1,51 @@
+"""Validates every GraphQL document in tool/wandb_client.cc (the raw-string constants) against a
+schema file, with graphql-core, including the ones the end-to-end tests may not reach.
+
+    python3 check_documents.py <wandb_client.cc> <schema.graphql>
+
+Exits 0 when all are valid, 1 otherwise, 125 (skip) when graphql-core is missing.
+"""
+
+import re
+import sys
+
+try:
+    import graphql
+except ImportError:
+    print("skipped: graphql-core is not importable (Debian: python3-graphql-core)")
+    sys.exit(125)
+
+
+def documents(source):
+    out = {}
+    for m in re.finditer(r'constexpr char (k\w+)\[\] =\s*(?:R"\((.*?)\)"|"((?:[^"\\]|\\.)*)");',
+                         source, re.S):
+        text = m.group(2) if m.group(2) is not None else m.group(3)
+        if re.match(r"\s*(query|mutation)\b", text):
+            out[m.group(1)] = text
+    return out
+
+
+def main(argv):
+    if len(argv) != 3:
+        sys.stderr.write(__doc__)
+        return 2
+    with open(argv[1], encoding="utf-8") as f:
+        docs = documents(f.read())
+    with open(argv[2], encoding="utf-8") as f:
+        schema = graphql.build_schema(f.read())
+    failed = 0
+    for name, text in sorted(docs.items()):
+        errors = graphql.validate(schema, graphql.parse(text))
+        print("%-4s %s" % ("ok" if not errors else "FAIL", name))
+        for e in errors:
+            print("     %s" % e.message)
+        failed += bool(errors)
+    if not docs:
+        print("no GraphQL documents found")
+        return 1
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
