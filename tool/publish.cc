@@ -159,8 +159,11 @@ bool PushJobImage(const Bundle& bundle, const PublishOptions& options, ArtifactU
     std::string registry = RegistryOf(push.reference);
     *err = "pushing image " + push.reference + " to registry " + registry + ": " + cause;
     if (LooksLikeAuthFailure(cause)) {
-      *err += "; log in with 'docker login " + registry + "' or add credentials for " + registry +
-              " to ~/.docker/config.json (or $DOCKER_CONFIG/config.json)";
+      *err += cause.find("docker login") == std::string::npos
+                  ? "; log in with 'docker login " + registry + "' or add credentials for " +
+                        registry + " to ~/.docker/config.json (or $DOCKER_CONFIG/config.json)"
+                  : "; credentials are read from ~/.docker/config.json (or "
+                    "$DOCKER_CONFIG/config.json)";
     }
     for (char& ch : *err) {
       if (ch == '\n' || ch == '\r') {

@@ -4,8 +4,10 @@ umoci, run with runc, push to a real docker-registry (plain, htpasswd basic auth
 
 usage: test_image.py <case> <image_tool> <source_dir>
 Cases: layout, push, auth, base, archive, third_party. Exits 125 when a needed tool is missing.
-WANDB_JOB_E2E_KEEP=1 keeps the temporary directory. third_party builds zlib (its `example`
-links the project's own libz.so), cloned from $WANDB_JOB_ZLIB_SOURCE (a path or URL) or GitHub.
+WANDB_JOB_E2E_KEEP=1 keeps the temporary directory. third_party builds a project whose program
+links shared libraries of its own: zlib (`example` links its libz.so) cloned from
+$WANDB_JOB_ZLIB_SOURCE (a path or URL) when set, else GoogleTest from /usr/src/googletest
+(`sample1_unittest` links its libgtest.so and libgtest_main.so), which runs offline.
 """
 import base64
 import hashlib
@@ -469,10 +471,16 @@ def case_archive():
     run(["skopeo", "copy", f"oci-archive:{tarball}", f"oci:{out}-2:v1"])
 
 
+GTEST_SOURCE = "/usr/src/googletest"
+
+
 def case_third_party():
     need_runtime()
+    if "WANDB_JOB_ZLIB_SOURCE" not in os.environ:
+        third_party_gtest()
+        return
     need("git")
-    origin = os.environ.get("WANDB_JOB_ZLIB_SOURCE", "https://github.com/madler/zlib")
+    origin = os.environ["WANDB_JOB_ZLIB_SOURCE"]
     src = os.path.join(WORK, "zlib")
     p = run(["git", "clone", "-q", *([] if os.path.exists(origin) else ["--depth", "1"]), origin,
              src], check=False)
@@ -488,6 +496,26 @@ def case_third_party():
     out = run_layout(layout)
     check_equal(out.splitlines()[0], version, "zlib version line (the project's libz)")
     if "gzread(): hello, hello!" not in out:
+        raise AssertionError(out)
+
+
+def third_party_gtest():
+    """GoogleTest as Debian ships its sources (libgtest-dev): sample1_unittest links the
+    project's own libgtest.so and libgtest_main.so. Offline."""
+    if not os.path.isfile(os.path.join(GTEST_SOURCE, "CMakeLists.txt")):
+        print(f"skipping: no {GTEST_SOURCE} (install libgtest-dev) and no WANDB_JOB_ZLIB_SOURCE")
+        sys.exit(SKIP)
+    src = os.path.join(WORK, "googletest")
+    shutil.copytree(GTEST_SOURCE, src, symlinks=True)
+    build = os.path.join(WORK, "googletest-build")
+    cmake_build(src, build, "-DBUILD_SHARED_LIBS=ON", "-Dgtest_build_samples=ON",
+                "-DBUILD_GMOCK=OFF")
+    exe = [os.path.join(r, f) for r, _, fs in os.walk(build) for f in fs
+           if f == "sample1_unittest"][0]
+    layout = os.path.join(WORK, "gtest-img")
+    build_image(exe, build, layout, "--arg", "--gtest_color=no")
+    out = run_layout(layout)
+    if "[  PASSED  ]" not in out or "FAILED" in out:
         raise AssertionError(out)
 
 
