@@ -584,6 +584,12 @@ bool WandbClient::Send(HttpTransport* transport, const HttpRequest& request, Req
     std::string problem;
     if (!got) {
       problem = send_err;
+      // A presigned URL's query string is a credential of its own: keep it out of messages.
+      size_t query = request.url.find('?');
+      size_t at = query == std::string::npos ? query : problem.find(request.url);
+      if (at != std::string::npos) {
+        problem.replace(at, request.url.size(), request.url.substr(0, query) + "?...");
+      }
     } else {
       json body = json::parse(resp.body, nullptr, false);
       std::string messages = GraphqlErrors(body);

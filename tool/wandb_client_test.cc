@@ -279,6 +279,21 @@ TEST(WandbClientTest, UploadsRetryOnlyThrottlingAndServerErrors) {
   EXPECT_EQ(calls, 2);
 }
 
+TEST(WandbClientTest, PresignedQueryStringsStayOutOfMessages) {
+  Harness h([&](const HttpRequest& req, HttpResponse*, std::string* err) {
+    *err = "PUT " + req.url + ": connection refused";
+    return false;
+  });
+  HttpRequest r;
+  r.method = "PUT";
+  r.url = "https://storage.example/blob?X-Amz-Signature=secret";
+  HttpResponse resp;
+  std::string err;
+  EXPECT_FALSE(h.client->Send(nullptr, r, RequestKind::kUpload, "uploading a", &resp, &err));
+  EXPECT_EQ(err, "uploading a: PUT https://storage.example/blob?...: connection refused "
+                 "(gave up after 21 attempts)");
+}
+
 // --- the publish flow against a scripted server -------------------------------------------------
 
 // A tiny W&B: answers each GraphQL operation of the flow and records what it was sent.
