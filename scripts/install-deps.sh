@@ -11,6 +11,8 @@ packages=(
   # tests: GoogleTest; a real OCI registry and the tools that check images (skopeo, umoci, runc);
   # buildah and hyperfine for the image benchmark; openssl signs the test registry's tokens
   libgtest-dev docker-registry apache2-utils skopeo umoci runc buildah hyperfine openssl
+  # the fake W&B server validates GraphQL documents against W&B's schema
+  python3-graphql-core
 )
 
 missing=()
