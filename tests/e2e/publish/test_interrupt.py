@@ -242,9 +242,42 @@ def held_lock(ctx):
     check_readable(case, case.env, store, 2, "after the lock was released")
 
 
+def killed_creating_collection(ctx):
+    """The state a publish killed right after making a new collection's directories (under the
+    lock, before collection.json is written) leaves: readers ignore it, verify too, and the next
+    publish completes the collection. The random kills reach this window rarely; it is made here
+    by hand, exactly as the publisher leaves it."""
+    case = u.Case(ctx, "half-collection")
+    p = case.project("half", "add_executable(train train.cpp)\n"
+                     "wandb_add_job(train NAME half-job PROJECT mnist SOURCE artifact)\n"
+                     "add_executable(other train.cpp)\n"
+                     "wandb_add_job(other NAME other-job PROJECT mnist SOURCE artifact)\n",
+                     {"train.cpp": u.MAIN_CPP % 0})
+    p.configure()
+    p.build("job-bundle")
+    case.tool("publish", p.bundle("other"))
+    store = case.store
+    half = os.path.join(store.root, "entities", "local", "projects", "mnist", "collections",
+                        "job", "half-job")
+    os.makedirs(os.path.join(half, "versions"))
+    problems = []
+    proc = case.tool("store", "verify", check=False)
+    if proc.returncode != 0:
+        problems.append("store verify reports a collection directory without collection.json "
+                        "or versions (left by a publish killed while creating it) as damage: "
+                        + u.one_line(proc.stdout.strip()))
+    jobs = case.tool_json("ls", "--json")
+    check_equal([j["name"] for j in jobs], ["other-job"], "jobs listed beside a half-made one")
+    lines = u.publish_lines(case.tool("publish", p.bundle("train")).stdout)
+    u.check_job_line(lines, "half-job", "v0", "new", ["latest"])
+    check_readable(case, case.env, store, 1, "after publishing the half-made job")
+    check(not problems, "; ".join(problems))
+
+
 CASES = [
     ("publish killed at random points", interrupted_publish),
     ("publish waits for the store lock", held_lock),
+    ("publish killed while creating a collection", killed_creating_collection),
 ]
 
 if __name__ == "__main__":
