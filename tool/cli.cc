@@ -208,6 +208,14 @@ int CmdPublish(const Args& args) {
     if (r.has_code) {
       j["code"]["name"] = r.code_name;
     }
+    j["image"] = nullptr;
+    if (r.has_image) {
+      j["image"] = {{"reference", r.image.reference},
+                    {"tags", r.image.tags},
+                    {"pinned", r.image.pinned.empty() ? nlohmann::ordered_json(nullptr)
+                                                      : nlohmann::ordered_json(r.image.pinned)},
+                    {"digest", r.image.digest}};
+    }
     j["dry_run"] = options.dry_run;
     summary.push_back(j);
   }
@@ -540,7 +548,7 @@ void PrintUsage(FILE* out) {
           "usage: wandb-job [--verbose|--quiet] <command> [options]\n\n"
           "Turns CMake targets into W&B Launch jobs. Commands:\n");
   for (const Command& c : kCommands) {
-    fprintf(out, "  %-10s %s\n", c.name, c.description);
+    fprintf(out, "  %-13s %s\n", c.name, c.description);
   }
   fprintf(out, "\n'wandb-job <command> --help' describes a command.\n");
 }
