@@ -12,6 +12,7 @@
 #include <set>
 
 #include "atomic_file.h"
+#include "ci_env.h"
 #include "code_artifact.h"
 #include "elf_closure.h"
 #include "file_util.h"
@@ -152,6 +153,19 @@ bool ResolvePaths(Capture* c, std::string* err) {
   c->in_git = status == GitStatus::kOk;
   if (c->in_git) {
     c->inputs.insert(c->git.inputs.begin(), c->git.inputs.end());
+  }
+  if (c->in_git && c->git.remote_url.empty()) {
+    // A CI checkout without a remote: the CI's variables name the repository (docs/ci.md). They
+    // are not depfile inputs; they apply only under GITHUB_ACTIONS/GITLAB_CI, whose builds are
+    // fresh, and name the same repository on every build.
+    CiEnvironment ci = ReadCiEnvironment(ProcessEnv());
+    if (!ci.remote_url.empty()) {
+      c->git.remote_name =
+          ci.provider == CiProvider::kGitHub ? "GITHUB_REPOSITORY" : "CI_PROJECT_URL";
+      c->git.remote_url = ci.remote_url;
+      Info("%s: no git remote; the repository is %s (from the %s variables)", s.target.c_str(),
+           ci.remote_url.c_str(), CiProviderName(ci.provider));
+    }
   }
   c->code_dir = !s.code_dir.empty() ? s.code_dir : c->in_git ? c->git.root : s.source_dir;
   c->code_dir = NormalizePath(c->code_dir);
@@ -383,6 +397,12 @@ bool SelectCode(Capture* c, std::string* err) {
       }
       Warning("%s: left out of the code artifact because they look like secrets: %s",
               s.target.c_str(), names.c_str());
+    }
+    if (c->generate_dockerfile && !IsWithin(s.source_dir, c->code_dir)) {
+      *err = "the generated Dockerfile builds the CMake project " + s.source_dir +
+             ", which lies outside CODE_DIR " + c->code_dir +
+             "; let CODE_DIR contain the project or pass DOCKERFILE";
+      return false;
     }
     if (c->generate_dockerfile &&
         std::binary_search(c->code.files.begin(), c->code.files.end(), kGeneratedDockerfile)) {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 #include "file_util.h"
@@ -162,6 +164,13 @@ TEST_F(BundleTest, Errors) {
   WriteTestFile(src_, "Dockerfile.wandb", "FROM x\n");
   EXPECT_FALSE(Capture(dir_.Join("b3"), &err));
   EXPECT_NE(err.find("Dockerfile.wandb already exists"), std::string::npos) << err;
+
+  std::remove((src_ + "/Dockerfile.wandb").c_str());
+  WriteTestFile(src_, "sub/part.cc", "x");
+  spec_["code_dir"] = src_ + "/sub";
+  EXPECT_FALSE(Capture(dir_.Join("b5"), &err));
+  EXPECT_NE(err.find("lies outside CODE_DIR"), std::string::npos) << err;
+  spec_["code_dir"] = "";
 
   WriteTestFile(src_, "config.json", "[1, 2]");
   spec_["config_file"] = src_ + "/config.json";

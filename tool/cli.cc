@@ -526,7 +526,11 @@ int CmdImageArchive(const Args& args) {
 
 // --- the table ------------------------------------------------------------------------------
 
-int CmdVersion(const Args&) {
+int CmdVersion(const Args& args) {
+  CLI::App app{"Print the version of wandb-job.", "wandb-job version"};
+  if (int rc = Parse(app, "version", args); rc >= 0) {
+    return rc;
+  }
   printf("wandb-job %s\n", WANDB_JOB_VERSION);
   return 0;
 }

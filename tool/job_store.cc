@@ -1030,7 +1030,19 @@ bool JobStore::Verify(std::vector<std::string>* problems, std::string* err) cons
           if (!ParseJsonFile(p.collection_json, &cj, &missing, &why)) {
             problem(crel + "/collection.json", why);
           } else if (missing) {
-            problem(crel, "no collection.json");
+            // A publish killed while creating the collection leaves its directories without
+            // collection.json; that is an unfinished write, not damage, unless versions exist.
+            std::vector<std::string> version_files;
+            if (!ListDir(p.versions_dir, &version_files, err)) {
+              return false;
+            }
+            bool has_version = std::any_of(version_files.begin(), version_files.end(),
+                                           [](const std::string& f) {
+                                             return VersionFileIndex(f) >= 0;
+                                           });
+            if (has_version) {
+              problem(crel, "no collection.json");
+            }
           } else if (!cj.is_object() || cj.find("type") == cj.end() || cj["type"] != type ||
                      cj.find("name") == cj.end() || cj["name"] != name) {
             problem(crel + "/collection.json", "type or name does not match its directory");

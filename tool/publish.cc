@@ -285,8 +285,33 @@ bool IsInsecureRegistry(const std::string& registry, const std::string& list) {
   return false;
 }
 
+namespace {
+
+// The job artifact's files are small and published last: checking them before anything else is
+// published keeps a damaged bundle from leaving a code artifact or an image without its job.
+bool CheckArtifactFiles(const BundleArtifact& artifact, std::string* err) {
+  for (const ManifestEntry& entry : artifact.manifest.entries) {
+    FileHashes hashes;
+    if (!HashFile(JoinPath(artifact.files_dir, entry.path), &hashes, err)) {
+      return false;
+    }
+    if (Base64Encode(hashes.md5) != entry.digest) {
+      *err = "file " + entry.path + " of artifact " + artifact.name +
+             " does not match its manifest; rebuild the bundle";
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
 bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOptions& options,
                    JobPublishResult* out, std::string* err) {
+  if (!CheckArtifactFiles(bundle.job, err)) {
+    *err = "bundle " + bundle.dir + " is damaged: " + *err;
+    return false;
+  }
   JobPublishResult r;
   r.dry_run = options.dry_run;
   r.destination = sink->Destination();
