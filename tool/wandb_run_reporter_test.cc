@@ -1,0 +1,419 @@
+#include "wandb_run_reporter.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "test_util.h"
+#include "wandb_client.h"
+
+namespace wandb_job {
+namespace {
+
+using nlohmann::json;
+
+const char kBase[] = "http://wandb.test:8080";
+const std::string kKey(40, 'k');
+const char kStreamUrl[] = "http://wandb.test:8080/files/acme/vision/ab12cd34/file_stream";
+
+HttpResponse Reply(long status, const std::string& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body;
+  return r;
+}
+
+/// Answers W&B's GraphQL operations the reporter sends; `fail` names what to break.
+struct Server {
+  std::string fail;         // an operation name, "file_stream", or ""
+  bool job_exists = true;
+
+  bool Answer(const HttpRequest& request, HttpResponse* response) {
+    if (request.url.find("/file_stream") != std::string::npos) {
+      *response = fail == "file_stream" ? Reply(400, "{\"error\":\"bad\"}") : Reply(200, "{}");
+      return true;
+    }
+    json body = json::parse(request.body);
+    std::string op = body.value("operationName", "");
+    if (op == fail) {
+      *response = Reply(403, "{\"errors\":[{\"message\":\"permission denied\"}]}");
+      return true;
+    }
+    json data;
+    if (op == "Viewer") {
+      data = {{"viewer", {{"id", "u1"}, {"entity", "viewer-team"}}}};
+    } else if (op == "UpsertRun") {
+      data = {{"upsertBucket", {{"bucket", {{"id", "UnVuOjE="}, {"name", "ab12cd34"}}},
+                                {"inserted", true}}}};
+    } else if (op == "RunJobArtifact") {
+      data = {{"project",
+               {{"artifactCollectionMembership",
+                 job_exists ? json({{"artifact", {{"id", "QXJ0aWZhY3Q6Nw=="}}}}) : json()}}}};
+    } else if (op == "UseJobArtifact") {
+      data = {{"useArtifact", {{"artifact", {{"id", "QXJ0aWZhY3Q6Nw=="}}}}}};
+    } else {
+      *response = Reply(400, "{\"errors\":[{\"message\":\"unexpected\"}]}");
+      return true;
+    }
+    *response = Reply(200, json({{"data", data}}).dump());
+    return true;
+  }
+};
+
+struct Harness {
+  explicit Harness(WandbRunReporterOptions options = {})
+      : fake([this](const HttpRequest& r, HttpResponse* out, std::string*) {
+          return server.Answer(r, out);
+        }) {
+    WandbClientOptions o;
+    o.base_url = kBase;
+    o.api_key = kKey;
+    o.retry = RetryPolicy();
+    o.retry.max_retries = 2;
+    o.progress = ProgressMode::kNone;
+    o.make_transport = [this]() { return fake.Share(); };
+    o.sleep = [](double) {};
+    if (!options.now) {
+      options.now = [] { return 1700000000.25; };
+    }
+    reporter = MakeWandbRunReporter(std::make_unique<WandbClient>(std::move(o)), options);
+  }
+
+  RunStart Start(std::string job = "acme/vision/job-train:v3") {
+    RunStart start;
+    start.run_id = "ab12cd34";
+    start.entity = "acme";
+    start.project = "vision";
+    start.job = std::move(job);
+    start.config = R"({"lr":0.5,"model":{"layers":2}})";
+    return start;
+  }
+
+  std::vector<HttpRequest> Requests() const { return fake.requests(); }
+
+  std::vector<json> Graphql(const std::string& op) const {
+    std::vector<json> out;
+    for (const HttpRequest& r : fake.requests()) {
+      if (r.url == std::string(kBase) + "/graphql") {
+        json body = json::parse(r.body);
+        if (body.value("operationName", "") == op) {
+          out.push_back(body["variables"]);
+        }
+      }
+    }
+    return out;
+  }
+
+  std::vector<json> Streams() const {
+    std::vector<json> out;
+    for (const HttpRequest& r : fake.requests()) {
+      if (r.url.find("/file_stream") != std::string::npos) {
+        EXPECT_EQ(r.url, kStreamUrl);
+        out.push_back(json::parse(r.body));
+      }
+    }
+    return out;
+  }
+
+  /// The lines of one file across every request, checking that offsets follow on.
+  std::vector<std::string> Lines(const std::string& file) const {
+    std::vector<std::string> lines;
+    for (const json& body : Streams()) {
+      if (body.contains("files") && body["files"].contains(file)) {
+        const json& chunk = body["files"][file];
+        if (file != "wandb-summary.json") {
+          EXPECT_EQ(chunk["offset"].get<size_t>(), lines.size()) << file;
+        }
+        for (const json& line : chunk["content"]) {
+          lines.push_back(line.get<std::string>());
+        }
+      }
+    }
+    return lines;
+  }
+
+  Server server;
+  FakeTransport fake;
+  std::unique_ptr<RunReporter> reporter;
+};
+
+TEST(WandbRunReporterTest, ConfigIsWrappedInValueObjects) {
+  std::string out, err;
+  ASSERT_TRUE(WandbRunConfig(R"({"lr":0.5,"model":{"layers":[1,2]},"name":"x"})", &out, &err));
+  EXPECT_EQ(json::parse(out), json::parse(R"({"lr":{"value":0.5},
+      "model":{"value":{"layers":[1,2]}},"name":{"value":"x"}})"));
+  ASSERT_TRUE(WandbRunConfig("{}", &out, &err));
+  EXPECT_EQ(out, "{}");
+  EXPECT_FALSE(WandbRunConfig("[1]", &out, &err));
+  EXPECT_EQ(err, "the run config is not a JSON object");
+  EXPECT_FALSE(WandbRunConfig("{", &out, &err));
+}
+
+TEST(WandbRunReporterTest, CreatesRunUsesJobStreamsAndCompletes) {
+  Harness h;
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(), &err)) << err;
+  auto upserts = h.Graphql("UpsertRun");
+  ASSERT_EQ(upserts.size(), 1u);
+  EXPECT_EQ(upserts[0]["name"], "ab12cd34");
+  EXPECT_EQ(upserts[0]["entity"], "acme");
+  EXPECT_EQ(upserts[0]["project"], "vision");
+  EXPECT_EQ(json::parse(upserts[0]["config"].get<std::string>()),
+            json::parse(R"({"lr":{"value":0.5},"model":{"value":{"layers":2}}})"));
+  auto lookups = h.Graphql("RunJobArtifact");
+  ASSERT_EQ(lookups.size(), 1u);
+  EXPECT_EQ(lookups[0], json::parse(
+                            R"({"entity":"acme","project":"vision","name":"job-train:v3"})"));
+  auto uses = h.Graphql("UseJobArtifact");
+  ASSERT_EQ(uses.size(), 1u);
+  EXPECT_EQ(uses[0]["input"], json::parse(R"({"artifactID":"QXJ0aWZhY3Q6Nw==",
+      "entityName":"acme","projectName":"vision","runName":"ab12cd34"})"));
+
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "epoch 1\nepo", &err));
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "ch 2\n", &err));
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStderr, "warning: slow\n", &err));
+  EXPECT_TRUE(h.reporter->History(R"({"loss":0.9,"_step":0})", &err));
+  EXPECT_TRUE(h.reporter->History(R"({"loss":0.4,"acc":0.7,"_step":1})", &err));
+  EXPECT_TRUE(h.reporter->Summary(R"({"best_acc":0.75,"acc":0.8})", &err));
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "done", &err));  // no newline
+  RunOutcome outcome;
+  outcome.exit_code = 3;
+  outcome.state = "failed";
+  EXPECT_TRUE(h.reporter->Finish(outcome, &err));
+
+  EXPECT_EQ(h.Lines("output.log"),
+            (std::vector<std::string>{"2023-11-14T22:13:20.250000Z epoch 1",
+                                      "2023-11-14T22:13:20.250000Z epoch 2",
+                                      "ERROR 2023-11-14T22:13:20.250000Z warning: slow",
+                                      "2023-11-14T22:13:20.250000Z done"}));
+  auto history = h.Lines("wandb-history.jsonl");
+  ASSERT_EQ(history.size(), 2u);
+  json row = json::parse(history[1]);
+  EXPECT_EQ(row["loss"], 0.4);
+  EXPECT_EQ(row["_step"], 1);
+  EXPECT_EQ(row["_timestamp"], 1700000000.25);
+  EXPECT_EQ(row["_runtime"], 0.0);
+  auto summaries = h.Lines("wandb-summary.json");
+  ASSERT_FALSE(summaries.empty());
+  EXPECT_EQ(json::parse(summaries.back()),
+            json::parse(R"({"loss":0.4,"acc":0.8,"best_acc":0.75})"));
+  auto streams = h.Streams();
+  ASSERT_FALSE(streams.empty());
+  EXPECT_EQ(streams.back()["complete"], true);
+  EXPECT_EQ(streams.back()["exitcode"], 3);
+  for (size_t i = 0; i + 1 < streams.size(); ++i) {
+    EXPECT_FALSE(streams[i].contains("complete")) << i;
+  }
+  for (const HttpRequest& r : h.Requests()) {
+    EXPECT_EQ(r.body.find(kKey), std::string::npos);
+  }
+}
+
+TEST(WandbRunReporterTest, EntityDefaultsToTheJobsThenTheViewers) {
+  {
+    Harness h;
+    RunStart start = h.Start();
+    start.entity.clear();
+    start.project.clear();
+    std::string err;
+    ASSERT_TRUE(h.reporter->Start(start, &err));
+    auto upserts = h.Graphql("UpsertRun");
+    ASSERT_EQ(upserts.size(), 1u);
+    EXPECT_EQ(upserts[0]["entity"], "acme");
+    EXPECT_EQ(upserts[0]["project"], "vision");
+    EXPECT_TRUE(h.Graphql("Viewer").empty());
+  }
+  {
+    Harness h;
+    RunStart start = h.Start("");
+    start.entity.clear();
+    start.project.clear();
+    std::string err;
+    ASSERT_TRUE(h.reporter->Start(start, &err));
+    auto upserts = h.Graphql("UpsertRun");
+    ASSERT_EQ(upserts.size(), 1u);
+    EXPECT_EQ(upserts[0]["entity"], "viewer-team");
+    EXPECT_EQ(upserts[0]["project"], "uncategorized");
+    EXPECT_TRUE(h.Graphql("RunJobArtifact").empty());
+    EXPECT_TRUE(h.Graphql("UseJobArtifact").empty());
+  }
+}
+
+TEST(WandbRunReporterTest, AliasDefaultsToLatest) {
+  Harness h;
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start("acme/other/job-train"), &err));
+  auto lookups = h.Graphql("RunJobArtifact");
+  ASSERT_EQ(lookups.size(), 1u);
+  EXPECT_EQ(lookups[0]["project"], "other");
+  EXPECT_EQ(lookups[0]["name"], "job-train:latest");
+}
+
+TEST(WandbRunReporterTest, MissingJobIsAWarningAndTheRunStillStreams) {
+  Harness h;
+  h.server.job_exists = false;
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(), &err));
+  EXPECT_TRUE(h.Graphql("UseJobArtifact").empty());
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "hi\n", &err));
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+  EXPECT_EQ(h.Lines("output.log").size(), 1u);
+  EXPECT_EQ(h.Streams().back()["complete"], true);
+  EXPECT_EQ(h.Streams().back()["exitcode"], 0);
+}
+
+TEST(WandbRunReporterTest, FailedUseArtifactIsAWarning) {
+  Harness h;
+  h.server.fail = "UseJobArtifact";
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(), &err));
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+  EXPECT_EQ(h.Streams().size(), 1u);
+}
+
+TEST(WandbRunReporterTest, FailedUpsertDisablesReportingButNotTheProgram) {
+  Harness h;
+  h.server.fail = "UpsertRun";
+  std::string err;
+  EXPECT_TRUE(h.reporter->Start(h.Start(), &err));
+  EXPECT_TRUE(h.Graphql("RunJobArtifact").empty());
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "still running\n", &err));
+  EXPECT_TRUE(h.reporter->History(R"({"loss":1,"_step":0})", &err));
+  EXPECT_TRUE(h.reporter->Summary(R"({"x":1})", &err));
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+  EXPECT_TRUE(h.Streams().empty());
+}
+
+TEST(WandbRunReporterTest, UnreachableServerDisablesReporting) {
+  FakeTransport fake([](const HttpRequest&, HttpResponse*, std::string* err) {
+    *err = "connection refused";
+    return false;
+  });
+  WandbClientOptions o;
+  o.base_url = kBase;
+  o.api_key = kKey;
+  o.retry.max_retries = 1;
+  o.progress = ProgressMode::kNone;
+  o.make_transport = [&fake]() { return fake.Share(); };
+  o.sleep = [](double) {};
+  auto reporter = MakeWandbRunReporter(std::make_unique<WandbClient>(std::move(o)));
+  RunStart start;
+  start.run_id = "ab12cd34";
+  start.entity = "acme";
+  start.project = "vision";
+  start.config = "{}";
+  std::string err;
+  EXPECT_TRUE(reporter->Start(start, &err));
+  EXPECT_TRUE(reporter->Output(OutputStream::kStdout, "x\n", &err));
+  EXPECT_TRUE(reporter->Finish(RunOutcome(), &err));
+  EXPECT_EQ(fake.requests().size(), 2u);  // upsertBucket, tried twice; nothing after
+}
+
+TEST(WandbRunReporterTest, FailedStreamIsReportedOnceThenDropped) {
+  WandbRunReporterOptions options;
+  options.flush_bytes = 1;  // send at once
+  Harness h(options);
+  h.server.fail = "file_stream";
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(), &err));
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "line\n", &err));
+  }
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+  EXPECT_EQ(h.Streams().size(), 1u);  // 400 is not retried, and nothing is sent after it
+}
+
+TEST(WandbRunReporterTest, BatchesUntilTheSizeLimit) {
+  WandbRunReporterOptions options;
+  options.flush_seconds = 3600;  // only size and the end send
+  Harness h(options);
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(""), &err));
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "line " + std::to_string(i) + "\n",
+                                   &err));
+  }
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+  auto streams = h.Streams();
+  EXPECT_EQ(streams.size(), 1u);  // 1000 short lines stay below 64 KiB: one request
+  auto lines = h.Lines("output.log");
+  ASSERT_EQ(lines.size(), 1000u);
+  EXPECT_EQ(lines[999], "2023-11-14T22:13:20.250000Z line 999");
+
+  WandbRunReporterOptions small;
+  small.flush_seconds = 3600;
+  small.flush_bytes = 4096;
+  Harness s(small);
+  ASSERT_TRUE(s.reporter->Start(s.Start(""), &err));
+  for (int i = 0; i < 1000; ++i) {
+    EXPECT_TRUE(s.reporter->Output(OutputStream::kStdout, "line " + std::to_string(i) + "\n",
+                                   &err));
+  }
+  // Past the size limit the sender goes without waiting for the hour to pass.
+  for (int i = 0; i < 500 && s.Streams().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_FALSE(s.Streams().empty());
+  EXPECT_TRUE(s.reporter->Finish(RunOutcome(), &err));
+  EXPECT_GE(s.Streams().size(), 2u);
+  EXPECT_EQ(s.Lines("output.log").size(), 1000u);  // offsets checked in Lines()
+}
+
+TEST(WandbRunReporterTest, SendsPeriodically) {
+  WandbRunReporterOptions options;
+  options.flush_seconds = 0.05;
+  Harness h(options);
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(""), &err));
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "early\n", &err));
+  for (int i = 0; i < 200 && h.Streams().empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_EQ(h.Streams().size(), 1u);
+  EXPECT_FALSE(h.Streams()[0].contains("complete"));
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+  EXPECT_EQ(h.Streams().back()["complete"], true);
+  EXPECT_EQ(h.Lines("output.log").size(), 1u);
+}
+
+TEST(WandbRunReporterTest, MalformedMetricsAreErrors) {
+  Harness h;
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(""), &err));
+  EXPECT_FALSE(h.reporter->History("[1]", &err));
+  EXPECT_EQ(err, "a history row is not a JSON object");
+  EXPECT_FALSE(h.reporter->Summary("3", &err));
+  EXPECT_EQ(err, "summary values are not a JSON object");
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+}
+
+TEST(WandbRunReporterTest, OpenChoosesByModeAndKey) {
+  ScopedTempDir home;
+  const char* saved_home = getenv("HOME");
+  std::string old_home = saved_home ? saved_home : "";
+  setenv("HOME", home.path().c_str(), 1);
+  unsetenv("NETRC");
+  unsetenv("WANDB_BASE_URL");
+  std::unique_ptr<RunReporter> reporter;
+  std::string err;
+  unsetenv("WANDB_API_KEY");
+  unsetenv("WANDB_MODE");
+  ASSERT_TRUE(OpenWandbRunReporter(&reporter, &err)) << err;
+  EXPECT_EQ(reporter, nullptr);
+  setenv("WANDB_API_KEY", kKey.c_str(), 1);
+  ASSERT_TRUE(OpenWandbRunReporter(&reporter, &err)) << err;
+  EXPECT_NE(reporter, nullptr);
+  setenv("WANDB_MODE", "offline", 1);
+  ASSERT_TRUE(OpenWandbRunReporter(&reporter, &err)) << err;
+  EXPECT_EQ(reporter, nullptr);
+  setenv("WANDB_MODE", "bogus", 1);
+  EXPECT_FALSE(OpenWandbRunReporter(&reporter, &err));
+  unsetenv("WANDB_MODE");
+  unsetenv("WANDB_API_KEY");
+  setenv("HOME", old_home.c_str(), 1);
+}
+
+}  // namespace
+}  // namespace wandb_job
