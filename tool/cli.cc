@@ -419,7 +419,8 @@ std::string SelfPath() {
 
 int CmdExec(const Args& args) {
   CLI::App app{"Run a job's program as its entrypoint: assemble the config (defaults, then "
-               "WANDB_CONFIG, then -c), render ARGS, report the run (local store offline), "
+               "WANDB_CONFIG, then -c), render ARGS, report the run (W&B when a key is found, "
+               "else the local store), "
                "forward signals, exit with the program's code.",
                "wandb-job exec [options] -- PROGRAM ARGS..."};
   ExecOptions options;
@@ -449,16 +450,8 @@ int CmdExec(const Args& args) {
   }
   std::unique_ptr<JobStore> store;
   std::unique_ptr<RunReporter> reporter;
-  ReportMode mode = ReportModeFromEnvironment();
-  if (mode == ReportMode::kOnline) {
-    Warning("reporting runs to W&B is not available yet; recording run %s in the local store",
-            plan.run_id.c_str());
-  }
-  if (mode != ReportMode::kDisabled) {
-    if (!JobStore::Open(StoreRootOption(store_root), &store, &err)) {
-      return Fail(err);
-    }
-    reporter = MakeStoreReporter(store.get());
+  if (!OpenRunReporter(StoreRootOption(store_root), &store, &reporter, &err)) {
+    return Fail(err);
   }
   RunOutcome outcome;
   if (!RunProgram(plan, reporter.get(), &outcome, &err)) {

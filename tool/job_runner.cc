@@ -18,6 +18,7 @@
 #include "job_store.h"
 #include "job_views.h"
 #include "log.h"
+#include "wandb_run_reporter.h"
 #include "wandb_types.h"
 
 extern char** environ;
@@ -314,6 +315,27 @@ void UnsetLaunchConfig() {
 
 }  // namespace
 
+bool OpenRunReporter(const std::string& store_root, std::unique_ptr<JobStore>* store,
+                     std::unique_ptr<RunReporter>* out, std::string* err) {
+  out->reset();
+  ReportMode mode = ReportModeFromEnvironment();
+  if (mode == ReportMode::kDisabled) {
+    return true;
+  }
+  std::string why;
+  if (!OpenWandbRunReporter(out, &why)) {
+    Warning("not reporting to W&B: %s; recording the run in the local store", why.c_str());
+  }
+  if (*out != nullptr) {
+    return true;
+  }
+  if (*store == nullptr && !JobStore::Open(store_root, store, err)) {
+    return false;
+  }
+  *out = MakeStoreReporter(store->get());
+  return true;
+}
+
 RunJobStatus OverridesFromPairs(const std::vector<std::string>& pairs,
                                 const std::string& job_name, const std::string& input_types_json,
                                 std::string* overrides_json, std::string* err) {
@@ -485,13 +507,8 @@ RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* e
   }
   plan.workdir = src;
   std::unique_ptr<RunReporter> reporter;
-  ReportMode mode = ReportModeFromEnvironment();
-  if (mode == ReportMode::kOnline) {
-    Warning("reporting runs to W&B is not available yet; recording run %s in the local store",
-            run_id.c_str());
-  }
-  if (mode != ReportMode::kDisabled) {
-    reporter = MakeStoreReporter(store.get());
+  if (!OpenRunReporter(options.store_root, &store, &reporter, err)) {
+    return RunJobStatus::kError;
   }
   Info("run %s: %s", run_id.c_str(), plan.config.c_str());
   RunOutcome outcome;

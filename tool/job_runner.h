@@ -4,10 +4,14 @@
 // environment. Does not build images and does not talk to W&B.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace wandb_job {
+
+class JobStore;
+class RunReporter;
 
 struct RunJobOptions {
   std::string job_ref;                 // [[ENTITY/]PROJECT/]NAME[:ALIAS|:vN]
@@ -28,6 +32,13 @@ enum class RunJobStatus { kRan, kUsageError, kError };
 RunJobStatus OverridesFromPairs(const std::vector<std::string>& pairs,
                                 const std::string& job_name, const std::string& input_types_json,
                                 std::string* overrides_json, std::string* err);
+
+/// Where `exec` and `run` report a run: W&B when WANDB_MODE is online and an API key is found
+/// (WANDB_API_KEY or netrc); else the local store at `store_root` (opened into `*store` unless
+/// `store` already holds one); nothing when WANDB_MODE=disabled. Bad W&B settings (a malformed
+/// key or URL) are a warning and fall back to the local store.
+bool OpenRunReporter(const std::string& store_root, std::unique_ptr<JobStore>* store,
+                     std::unique_ptr<RunReporter>* out, std::string* err);
 
 /// Runs the job; on kRan, `exit_code` is the program's (128+N when a signal killed it).
 RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* err);

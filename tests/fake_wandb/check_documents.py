@@ -1,7 +1,8 @@
-"""Validates every GraphQL document in tool/wandb_client.cc (the raw-string constants) against a
-schema file, with graphql-core, including the ones the end-to-end tests may not reach.
+"""Validates every GraphQL document in the given sources (the raw-string constants of
+tool/wandb_client.cc, tool/wandb_run_reporter.cc, ...) against a schema file, with graphql-core,
+including the ones the end-to-end tests may not reach.
 
-    python3 check_documents.py <wandb_client.cc> <schema.graphql>
+    python3 check_documents.py <source.cc>... <schema.graphql>
 
 Exits 0 when all are valid, 1 otherwise, 125 (skip) when graphql-core is missing.
 """
@@ -27,23 +28,25 @@ def documents(source):
 
 
 def main(argv):
-    if len(argv) != 3:
+    if len(argv) < 3:
         sys.stderr.write(__doc__)
         return 2
-    with open(argv[1], encoding="utf-8") as f:
-        docs = documents(f.read())
-    with open(argv[2], encoding="utf-8") as f:
+    with open(argv[-1], encoding="utf-8") as f:
         schema = graphql.build_schema(f.read())
     failed = 0
-    for name, text in sorted(docs.items()):
-        errors = graphql.validate(schema, graphql.parse(text))
-        print("%-4s %s" % ("ok" if not errors else "FAIL", name))
-        for e in errors:
-            print("     %s" % e.message)
-        failed += bool(errors)
-    if not docs:
-        print("no GraphQL documents found")
-        return 1
+    for source in argv[1:-1]:
+        with open(source, encoding="utf-8") as f:
+            docs = documents(f.read())
+        if not docs:
+            print("no GraphQL documents found in %s" % source)
+            failed += 1
+        for name, text in sorted(docs.items()):
+            errors = graphql.validate(schema, graphql.parse(text))
+            print("%-4s %s %s" % ("ok" if not errors else "FAIL", source.rsplit("/", 1)[-1],
+                                  name))
+            for e in errors:
+                print("     %s" % e.message)
+            failed += bool(errors)
     return 1 if failed else 0
 
 

@@ -1,7 +1,10 @@
 """A fake W&B server for tests: the GraphQL API and presigned storage that `wandb-job publish`,
 `ls` and `show` use, with the semantics of wandb-protocol.md sections 4-6 (digest dedup, PENDING
 versions resumed by digest, null uploadUrl for stored blobs, commit checks) and faults on request
-(HTTP status with Retry-After, connection reset, slow answers).
+(HTTP status with Retry-After, connection reset, slow answers). Runs the shim reports are kept too:
+upsertBucket (created or resumed by run ID, with its config), useArtifact of a job resolved
+through project.artifactCollectionMembership, and file_stream requests (checked for the SDK's
+body shape); run() folds them into what a test asserts on.
 
 Python 3 standard library plus graphql-core (Debian: python3-graphql-core) to parse documents.
 When a schema file is given (WANDB_GRAPHQL_SCHEMA or schema_path), every document is validated
@@ -96,6 +99,7 @@ class FakeWandb:
         self.puts = []          # {"kind": "file"|"manifest", "name", "size"}
         self.storage_auth_rejected = 0
         self.file_streams = []  # (entity, project, run, body)
+        self.used = []          # useArtifact: {"entity", "project", "run", "artifact", "name"}
         self.httpd = None
         self.url = None
 
@@ -145,6 +149,7 @@ class FakeWandb:
     def reset_stats(self):
         with self.lock:
             self.operations, self.documents, self.puts, self.file_streams = [], [], [], []
+            self.used = []
             self.storage_auth_rejected = 0
 
     # --- queries for tests -------------------------------------------------------------------
@@ -156,6 +161,54 @@ class FakeWandb:
                    a["state"] == "COMMITTED" and (entity is None or a["entity"] == entity) and
                    (project is None or a["project"] == project)]
             return sorted(out, key=lambda a: a["versionIndex"])
+
+    def seed_artifact(self, entity, project, type_name, name, aliases=(), metadata=None):
+        """A committed version without files, made directly (tests that only use jobs)."""
+        with self.lock:
+            seq = self.sequences.setdefault((entity, project, name), {
+                "id": self.next_id("ArtifactSequence"), "name": name, "type": type_name,
+                "entity": entity, "project": project, "versions": [], "createdAt": now_iso()})
+            a = {"id": self.next_id("Artifact"), "entity": entity, "project": project,
+                 "type": type_name, "collection": name, "digest": "0" * 32,
+                 "state": "COMMITTED", "clientID": "", "description": None,
+                 "metadata": json.dumps(metadata) if metadata is not None else None,
+                 "versionIndex": sum(1 for v in seq["versions"] if v["state"] == "COMMITTED"),
+                 "aliases": [], "requestedAliases": [], "createdAt": now_iso(),
+                 "manifest": None, "manifestDigest": None, "manifestBytes": None, "files": {},
+                 "manifestContents": {}}
+            self.artifacts[a["id"]] = a
+            seq["versions"].append(a)
+            self.move_aliases(a, list(dict.fromkeys(list(aliases) + ["latest"])))
+            return a
+
+    def run(self, entity, project, name):
+        """The run a test expects, with its file_stream content folded in: "files" maps each file
+        to its lines (placed by offset; wandb-summary.json keeps the last content), "complete"
+        and "exitcode" come from the final request. None when no such run."""
+        with self.lock:
+            run = self.find_run(entity, project, name)
+            if run is None:
+                return None
+            out = dict(run, files={}, complete=False, exitcode=None, requests=0)
+            for (e, p, r, body) in self.file_streams:
+                if (e, p, r) != (entity, project, name):
+                    continue
+                out["requests"] += 1
+                for path, chunk in (body.get("files") or {}).items():
+                    lines = out["files"].setdefault(path, [])
+                    if path == "wandb-summary.json":
+                        out["files"][path] = list(chunk["content"])
+                        continue
+                    offset = chunk["offset"]
+                    del lines[offset:]
+                    lines.extend([""] * (offset - len(lines)))
+                    lines.extend(chunk["content"])
+                if body.get("complete"):
+                    out["complete"] = True
+                    out["exitcode"] = body.get("exitcode")
+            out["used"] = [u for u in self.used if (u["entity"], u["project"], u["run"]) ==
+                           (entity, project, name)]
+            return out
 
     def pending(self, name):
         with self.lock:
@@ -245,14 +298,41 @@ class FakeWandb:
         for key in ("name", "modelName", "entityName"):
             if not input.get(key):
                 raise FakeError("upsertBucket: %s is required by the fake" % key)
-        run = {"id": self.next_id("Run"), "name": input["name"], "project": input["modelName"],
-               "entity": input["entityName"], "jobType": input.get("jobType"), "deleted": False}
-        self.runs[run["id"]] = run
+        config = input.get("config")
+        if config is not None:
+            config = json.loads(config)  # a JSONString: {"key": {"value": ...}}
+            if not isinstance(config, dict) or not all(
+                    isinstance(v, dict) and "value" in v for v in config.values()):
+                raise FakeError('upsertBucket: config must be {"key": {"value": ...}}')
+        run = self.find_run(input["entityName"], input["modelName"], input["name"])
+        inserted = run is None
+        if inserted:
+            run = {"id": self.next_id("Run"), "name": input["name"],
+                   "project": input["modelName"], "entity": input["entityName"],
+                   "jobType": input.get("jobType"), "deleted": False, "config": None,
+                   "upserts": 0}
+            self.runs[run["id"]] = run
+        run["upserts"] += 1
+        if config is not None:
+            run["config"] = config
         return {"bucket": {"id": run["id"], "name": run["name"], "displayName": run["name"],
                            "project": {"id": node_id("Project", 1), "name": run["project"],
                                        "entity": {"id": node_id("Entity", 1),
                                                   "name": run["entity"]}}},
-                "inserted": True}
+                "inserted": inserted}
+
+    def r_useArtifact(self, input):
+        a = self.artifacts.get(input["artifactID"])
+        if a is None or a["state"] != "COMMITTED":
+            raise FakeError("useArtifact: no committed artifact %s" % input["artifactID"])
+        run = self.find_run(input["entityName"], input["projectName"], input["runName"])
+        if run is None:
+            raise FakeError("useArtifact: no run %s in %s/%s" % (
+                input["runName"], input["entityName"], input["projectName"]))
+        self.used.append({"entity": run["entity"], "project": run["project"],
+                          "run": run["name"], "artifact": a["id"],
+                          "name": "%s:v%d" % (a["collection"], a["versionIndex"])})
+        return {"artifact": self.artifact_obj(a)}
 
     def r_deleteRun(self, input):
         run = self.runs.get(input["id"])
@@ -417,10 +497,34 @@ class FakeWandb:
 
     def r_project(self, name=None, entityName=None):
         e, p = entityName or self.entity, name
-        if not any(k[0] == e and k[1] == p for k in self.sequences):
+        if not any(k[0] == e and k[1] == p for k in self.sequences) and not any(
+                (r["entity"], r["project"]) == (e, p) for r in self.runs.values()):
             return None
         return {"id": node_id("Project", 1), "name": p, "entityName": e,
-                "artifactType": lambda name: self.type_obj(e, p, name)}
+                "artifactType": lambda name: self.type_obj(e, p, name),
+                "artifact": lambda name: self.artifact_by_name(e, p, name),
+                "artifactCollectionMembership": lambda name: self.membership(e, p, name)}
+
+    def artifact_by_name(self, e, p, ref):
+        """A committed version by "<collection>:<alias or vN>" (no alias: latest)."""
+        collection, _, selector = ref.partition(":")
+        seq = self.sequences.get((e, p, collection))
+        if seq is None:
+            return None
+        selector = selector or "latest"
+        for a in seq["versions"]:
+            if a["state"] != "COMMITTED":
+                continue
+            if selector in a["aliases"] or selector == "v%d" % a["versionIndex"]:
+                return a
+        return None
+
+    def membership(self, e, p, ref):
+        a = self.artifact_by_name(e, p, ref)
+        if a is None:
+            return None
+        return {"id": node_id("Membership", 1), "versionIndex": a["versionIndex"],
+                "aliases": self.artifact_obj(a)["aliases"], "artifact": self.artifact_obj(a)}
 
     def r_artifact(self, id):
         a = self.artifacts.get(id)
@@ -471,6 +575,23 @@ class FakeWandb:
                 if a["state"] == "COMMITTED" else None),
             "files": files,
         }
+
+
+def _file_stream_problem(body):
+    """Why a file_stream body is not the SDK's shape, or "" (FileStreamRequestJSON)."""
+    if not isinstance(body, dict):
+        return "the body is not a JSON object"
+    unknown = set(body) - {"files", "uploaded", "preempting", "complete", "exitcode"}
+    if unknown:
+        return "unknown keys %s" % sorted(unknown)
+    for path, chunk in (body.get("files") or {}).items():
+        if not isinstance(chunk, dict) or set(chunk) != {"offset", "content"} or \
+                not isinstance(chunk["offset"], int) or not isinstance(chunk["content"], list) \
+                or not all(isinstance(x, str) for x in chunk["content"]):
+            return "files[%r] is not {offset: int, content: [string]}" % path
+    if "complete" in body and ("exitcode" not in body or not isinstance(body["exitcode"], int)):
+        return "complete without an integer exitcode"
+    return ""
 
 
 def _hex(b64):
@@ -610,7 +731,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             if self.apply_fault("file_stream") or not self.authorized():
                 return
             body = json.loads(self.read_body() or b"{}")
+            problem = _file_stream_problem(body)
+            if problem:
+                return self.reply(400, {"error": problem})
             with fake.lock:
+                if fake.find_run(*(urllib.parse.unquote(g) for g in m.groups())) is None:
+                    return self.reply(404, {"error": "no such run"})
                 fake.file_streams.append(tuple(urllib.parse.unquote(g) for g in m.groups()) +
                                          (body,))
             return self.reply(200, {"exitcode": None, "limits": {}})
