@@ -174,8 +174,8 @@ class FakeWandb:
                  "metadata": json.dumps(metadata) if metadata is not None else None,
                  "versionIndex": sum(1 for v in seq["versions"] if v["state"] == "COMMITTED"),
                  "aliases": [], "requestedAliases": [], "createdAt": now_iso(),
-                 "manifest": None, "manifestDigest": None, "manifestBytes": None, "files": {},
-                 "manifestContents": {}}
+                 "manifest": {"id": self.next_id("ArtifactManifest")}, "manifestDigest": None,
+                 "manifestBytes": None, "files": {}, "manifestContents": {}}
             self.artifacts[a["id"]] = a
             seq["versions"].append(a)
             self.move_aliases(a, list(dict.fromkeys(list(aliases) + ["latest"])))

@@ -1,0 +1,304 @@
+"""End-to-end tests of reporting runs to W&B: `wandb-job exec` against the fake W&B server of
+tests/fake_wandb over real HTTP, and `wandb-job run` of an image job pushed to a local registry.
+
+    python3 test_run_online.py <wandb-job tool> <wandb-job source dir> <wandb-job build dir> <case>
+
+Cases:
+  exec         the run is upserted with WANDB_RUN_ID, its config, the job from WANDB_ARTIFACTS is
+               used by it, output, history and summary (from wandb::Run) reach file_stream, and
+               the run completes with exit code 0; the key is printed nowhere
+  exec_failed  a program exiting 3: the run completes with exit code 3, exec exits 3
+  unreachable  a W&B server that does not answer: one warning, the program runs, its code stays
+  image        wandb_add_job(... IMAGE 127.0.0.1:<port>/acme/prog:1.0 ...) published to a local
+               docker-registry and the local store, then `wandb-job run <job> -c key=value` runs
+               it in runc: the output shows the override and the exit code comes back
+
+Needs graphql-core for the fake server (Debian: python3-graphql-core), a C++ compiler; the image
+case root, cmake, ninja, git, docker-registry, skopeo, umoci and runc. Exits 125 (skipped) when
+they are missing. WANDB_GRAPHQL_SCHEMA makes the fake validate every document against a schema.
+"""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, ".."))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "fake_wandb"))
+import harness as h  # noqa: E402
+
+try:
+    import fake_wandb  # noqa: E402
+except Exception:  # pragma: no cover
+    fake_wandb = None
+
+SKIP = 125
+KEY = "e2e-" + "k3y" * 14  # 46 characters, the "<prefix>-<key>" form
+RUN_ID = "ab12cd34"
+
+PROGRAM = r"""// A job program: prints its config and argv, logs metrics through wandb::Run.
+#include <wandb/job.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+int main(int argc, char** argv) {
+  std::setvbuf(stdout, nullptr, _IOLBF, BUFSIZ);
+  wandb::Config config = wandb::Config::FromEnvironment(
+      argc, argv, R"({"lr": 0.1, "epochs": 2, "exit_code": 0})");
+  std::printf("lr=%g epochs=%d\n", config.get<double>("lr"), config.get<int>("epochs"));
+  std::printf("argv:");
+  for (int i = 1; i < argc; ++i) std::printf(" %s", argv[i]);
+  std::printf("\n");
+  const char* id = std::getenv("WANDB_RUN_ID");
+  std::printf("run=%s\n", id ? id : "(unset)");
+  wandb::Run run = wandb::Run::FromEnvironment();
+  for (int epoch = 1; epoch <= config.get<int>("epochs"); ++epoch) {
+    run.log({{"loss", 1.0 / epoch}, {"epoch", epoch}});
+    std::printf("epoch %d\n", epoch);
+  }
+  run.summary({{"best", 42}});
+  std::fprintf(stderr, "a line on stderr\n");
+  return config.get<int>("exit_code");
+}
+"""
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def compile_program(ctx):
+    ctx.require("c++")
+    d = ctx.fresh_dir("prog")
+    src = os.path.join(d, "prog.cc")
+    h.write_file(src, PROGRAM)
+    exe = os.path.join(d, "prog")
+    ctx.run(["c++", "-std=c++17", "-O0", "-I", os.path.join(ctx.source_dir, "include"), src,
+             "-o", exe])
+    return exe
+
+
+def start_fake():
+    if fake_wandb is None or fake_wandb.graphql is None:
+        raise h.Skip("graphql-core is not importable (Debian: python3-graphql-core)")
+    return fake_wandb.FakeWandb(api_key=KEY, entity="viewer-team").start()
+
+
+def online_env(ctx, fake, **extra):
+    env = dict(ctx.env)
+    env.pop("WANDB_MODE", None)
+    env.update({
+        "WANDB_BASE_URL": fake.url if fake else "http://127.0.0.1:%d" % free_port(),
+        "WANDB_API_KEY": KEY,
+        "WANDB_RUN_ID": RUN_ID,
+        "WANDB_ENTITY": "acme",
+        "WANDB_PROJECT": "vision",
+        "WANDB_LAUNCH": "True",
+        "WANDB_ARTIFACTS": json.dumps({"_wandb_job": "acme/jobs/job-prog:latest"}),
+        "WANDB_CONFIG": json.dumps({"epochs": 3}),
+        "WANDB_JOB_RETRY_BASE_MS": "10",
+    })
+    env.update(extra)
+    return env
+
+
+def check_no_key(proc):
+    text = proc.stdout + proc.stderr
+    h.check(KEY not in text and KEY[4:] not in text, "the API key was printed:\n" + text)
+
+
+def exec_online(ctx, exit_code):
+    ctx.require_tool()
+    prog = compile_program(ctx)
+    fake = start_fake()
+    try:
+        job = fake.seed_artifact("acme", "jobs", "job", "job-prog", aliases=["v1.0"])
+        fake.seed_artifact("acme", "jobs", "job", "job-prog")  # v1 takes "latest"
+        env = online_env(ctx, fake)
+        proc = ctx.run([ctx.tool, "exec", "-c", "lr=0.5", "-c", "exit_code=%d" % exit_code,
+                        "--", prog, "--lr", "{lr}"], env=env, check=False, timeout=120)
+        text = proc.stdout + proc.stderr
+        h.check_equal(proc.returncode, exit_code, "exit code of exec:\n" + text)
+        check_no_key(proc)
+        h.check("lr=0.5 epochs=3\n" in proc.stdout, "the program's output:\n" + text)
+        h.check("argv: --lr 0.5\n" in proc.stdout, "rendered ARGS:\n" + text)
+        h.check("warning" not in proc.stderr, "warnings:\n" + proc.stderr)
+
+        run = fake.run("acme", "vision", RUN_ID)
+        h.check(run is not None, "no run %s upserted; runs: %s" % (RUN_ID, fake.runs))
+        h.check_equal(run["config"], {"lr": {"value": 0.5}, "epochs": {"value": 3},
+                                      "exit_code": {"value": exit_code}}, "the run's config")
+        h.check_equal([u["name"] for u in run["used"]], ["job-prog:v1"], "jobs used by the run")
+        h.check(job["id"] not in [u["artifact"] for u in run["used"]], "used the old version")
+        out = run["files"].get("output.log", [])
+        h.check(any(line.endswith(" lr=0.5 epochs=3") for line in out), "output.log: %s" % out)
+        h.check(any(line.startswith("ERROR ") and line.endswith(" a line on stderr")
+                    for line in out), "stderr in output.log: %s" % out)
+        history = [json.loads(line) for line in run["files"].get("wandb-history.jsonl", [])]
+        h.check_equal([(r["_step"], r["epoch"]) for r in history], [(0, 1), (1, 2), (2, 3)],
+                      "history rows")
+        h.check(abs(history[-1]["loss"] - 1.0 / 3) < 1e-9, "history: %s" % history)
+        summary = json.loads(run["files"]["wandb-summary.json"][-1])
+        h.check_equal(summary.get("best"), 42, "summary best")
+        h.check_equal(summary.get("epoch"), 3, "summary epoch (the last history value)")
+        h.check(run["complete"], "the run was not completed: %s" % fake.file_streams)
+        h.check_equal(run["exitcode"], exit_code, "the run's exit code")
+        h.check(not os.path.exists(os.path.join(env["WANDB_JOB_STORE"], "entities")),
+                "an online run was also written to the local store")
+    finally:
+        fake.stop()
+
+
+def case_exec(ctx):
+    exec_online(ctx, 0)
+
+
+def case_exec_failed(ctx):
+    exec_online(ctx, 3)
+
+
+def case_unreachable(ctx):
+    ctx.require_tool()
+    prog = compile_program(ctx)
+    env = online_env(ctx, None, WANDB_JOB_RETRY_MAX="1")
+    start = time.monotonic()
+    proc = ctx.run([ctx.tool, "exec", "-c", "exit_code=4", "--", prog], env=env, check=False,
+                   timeout=120)
+    text = proc.stdout + proc.stderr
+    h.check_equal(proc.returncode, 4, "exit code:\n" + text)
+    h.check("lr=0.1 epochs=3\n" in proc.stdout, "the program did not run:\n" + text)
+    warnings = [line for line in proc.stderr.splitlines() if "warning:" in line]
+    h.check_equal(len(warnings), 1, "warning lines in:\n" + proc.stderr)
+    h.check("creating run %s on W&B" % RUN_ID in warnings[0], warnings[0])
+    check_no_key(proc)
+    h.check(time.monotonic() - start < 60, "too slow without a server")
+
+
+# --- image jobs ---------------------------------------------------------------------------------
+
+IMAGE_PROJECT = """cmake_minimum_required(VERSION 3.25)
+project(acme LANGUAGES CXX)
+set(CMAKE_CXX_STANDARD 17)
+include("%(src)s/cmake/WandbJob.cmake")
+add_executable(prog prog.cc)
+target_include_directories(prog PRIVATE "%(src)s/include")
+wandb_add_job(prog IMAGE %(image)s CONFIG lr=0.1 epochs=2 exit_code=0
+  ARGS --lr {lr} --epochs {epochs})
+"""
+
+
+class Registry:
+    """docker-registry on 127.0.0.1:<free port> (as tests/e2e/image does)."""
+
+    def __init__(self, ctx):
+        self.port = free_port()
+        self.host = "127.0.0.1:%d" % self.port
+        root = ctx.fresh_dir("registry")
+        config = {"version": 0.1, "log": {"level": "error"},
+                  "storage": {"filesystem": {"rootdirectory": os.path.join(root, "data")}},
+                  "http": {"addr": self.host}}
+        path = os.path.join(root, "config.yml")
+        h.write_file(path, json.dumps(config))
+        self.log = open(os.path.join(root, "log"), "w")
+        self.proc = subprocess.Popen(["docker-registry", "serve", path], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        for _ in range(100):
+            if self.proc.poll() is not None:
+                raise h.Failure("docker-registry exited early (see %s)" % root)
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise h.Failure("docker-registry does not listen on %s" % self.host)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.log.close()
+
+
+def case_image(ctx):
+    ctx.require_tool()
+    ctx.require("docker-registry", "skopeo", "umoci", "runc", "ninja", "c++")
+    if os.geteuid() != 0:
+        raise h.Skip("runc needs root here")
+    reg = Registry(ctx)
+    try:
+        image = "%s/acme/prog:1.0" % reg.host
+        repo = ctx.new_repo("acme", {
+            "CMakeLists.txt": IMAGE_PROJECT % {"src": ctx.source_dir, "image": image},
+            "prog.cc": PROGRAM}, remote="https://github.com/acme/prog.git")
+        store = ctx.path("store")
+        env = dict(ctx.env, WANDB_JOB_STORE=store)
+        build = os.path.join(ctx.fresh_dir("b"), "build")
+        ctx.run(["cmake", "-S", repo.path, "-B", build, "-G", "Ninja",
+                 "-DCMAKE_BUILD_TYPE=Release", "-DWANDB_JOB_TOOL=%s" % ctx.tool], env=env)
+        ctx.build(build, target="job-publish", env=env)
+        job = "acme/job-127.0.0.1_%d_acme_prog" % reg.port
+
+        proc = ctx.run([ctx.tool, "run", job, "-c", "lr=0.75", "--run-id", "imgrun01"],
+                       env=env, check=False, timeout=600)
+        text = proc.stdout + proc.stderr
+        h.check_equal(proc.returncode, 0, "wandb-job run of the image job:\n" + text)
+        h.check("lr=0.75 epochs=2\n" in proc.stdout, "the override in the output:\n" + text)
+        h.check("argv: --lr 0.75 --epochs 2\n" in proc.stdout, "rendered ARGS:\n" + text)
+        h.check("run=imgrun01\n" in proc.stdout, "WANDB_RUN_ID in the container:\n" + text)
+        h.check("epoch 2\n" in proc.stdout, "the program's output:\n" + text)
+        runs = os.path.join(store, "entities", "local", "projects", "acme", "runs", "imgrun01")
+        record = json.loads(h.read_text(os.path.join(runs, "run.json")))
+        h.check_equal(record.get("state"), "finished", "the run record's state")
+        history = h.read_text(os.path.join(runs, "history.jsonl")).splitlines()
+        h.check_equal(len(history), 2, "history rows recorded from inside the container")
+
+        proc = ctx.run([ctx.tool, "run", job, "-c", "exit_code=5"], env=env, check=False,
+                       timeout=600)
+        h.check_equal(proc.returncode, 5, "the program's exit code through runc:\n" +
+                      proc.stdout + proc.stderr)
+    finally:
+        reg.stop()
+
+
+CASES = {"exec": case_exec, "exec_failed": case_exec_failed, "unreachable": case_unreachable,
+         "image": case_image}
+
+
+def main():
+    ctx = h.Context("run-online")
+    cases = ctx.extra_args or sorted(CASES)
+    only = os.environ.get("WANDB_JOB_E2E_CASES")
+    if only:
+        cases = [c for c in cases if c in only.split(",")]
+    failed = skipped = 0
+    try:
+        for name in cases:
+            start = time.time()
+            try:
+                CASES[name](ctx)
+                print("PASS %s (%.1fs)" % (name, time.time() - start))
+            except h.Skip as e:
+                skipped += 1
+                print("SKIP %s: %s" % (name, e))
+            except Exception:
+                failed += 1
+                print("FAIL %s" % name)
+                traceback.print_exc()
+            sys.stdout.flush()
+    finally:
+        ctx.cleanup()
+    if failed:
+        return 1
+    return SKIP if skipped == len(cases) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
