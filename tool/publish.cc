@@ -1,5 +1,6 @@
 #include "publish.h"
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "file_util.h"
@@ -75,8 +76,9 @@ bool LooksLikeAuthFailure(const std::string& cause) {
 }
 
 // Decides where and how an image job's image goes: the reference, its tags, plain HTTP.
-bool PlanImagePush(const Bundle& bundle, const PublishOptions& options, PushOptions* push,
-                   ImagePushSummary* summary, std::string* err) {
+bool PlanImagePush(const Bundle& bundle, const std::vector<std::string>& aliases,
+                   const PublishOptions& options, PushOptions* push, ImagePushSummary* summary,
+                   std::string* err) {
   std::string layout = JoinPath(bundle.dir, "image");
   if (!FileExists(JoinPath(layout, "index.json"))) {
     *err = "bundle " + bundle.dir + " is damaged: an image job without its image/ layout; "
@@ -95,7 +97,7 @@ bool PlanImagePush(const Bundle& bundle, const PublishOptions& options, PushOpti
             bundle.job.name.c_str(), reference.c_str());
   }
   std::vector<std::string> tags;
-  for (const std::string& alias : bundle.job.aliases) {
+  for (const std::string& alias : aliases) {
     if (IsValidImageTag(alias)) {
       tags.push_back(alias);
     } else {
@@ -145,7 +147,7 @@ bool PlanImagePush(const Bundle& bundle, const PublishOptions& options, PushOpti
 bool PushJobImage(const Bundle& bundle, const PublishOptions& options, ArtifactUpload* job,
                   ImagePushSummary* summary, std::string* err) {
   PushOptions push;
-  if (!PlanImagePush(bundle, options, &push, summary, err)) {
+  if (!PlanImagePush(bundle, job->aliases, options, &push, summary, err)) {
     return false;
   }
   if (options.dry_run) {
@@ -326,8 +328,18 @@ bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOption
     return false;
   }
   r.name = bundle.job.name;
+  r.source_type = bundle.source_type;
 
   ArtifactUpload job = MakeUpload(bundle.job, r.entity, r.project);
+  for (const std::string& alias : options.extra_aliases) {
+    if (!ValidateAlias(alias, err)) {
+      *err = "alias '" + alias + "': " + *err;
+      return false;
+    }
+    if (std::find(job.aliases.begin(), job.aliases.end(), alias) == job.aliases.end()) {
+      job.aliases.push_back(alias);
+    }
+  }
   if (bundle.source_type == "image") {
     // The image first: a job must never name an image the registry lacks.
     r.has_image = true;
@@ -373,6 +385,101 @@ bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOption
   }
   *out = std::move(r);
   return true;
+}
+
+std::string WandbAppUrl(const std::string& base_url, const std::string& app_url_env) {
+  auto trim = [](std::string url) {
+    while (!url.empty() && url.back() == '/') {
+      url.pop_back();
+    }
+    return url;
+  };
+  if (!app_url_env.empty()) {
+    return trim(app_url_env);
+  }
+  std::string url = trim(base_url);
+  size_t scheme = url.find("://");
+  if (scheme == std::string::npos || url.compare(scheme + 3, 4, "api.") != 0) {
+    return url;  // W&B Server serves the app and the API at the same address.
+  }
+  std::string host = url.substr(scheme + 7);
+  bool cloud = host.rfind("wandb.", 0) == 0 && host.rfind("wandb.test", 0) != 0;
+  return url.substr(0, scheme + 3) + (cloud ? "" : "app.") + host;
+}
+
+JobLinks MakeJobLinks(const JobPublishResult& result, const std::string& app_url) {
+  JobLinks links;
+  bool version_known = result.known && result.job.version_index >= 0;
+  std::string version = "v" + std::to_string(result.job.version_index);
+  std::string project_path = result.entity + "/" + result.project;
+  if (app_url.empty()) {
+    if (version_known) {
+      links.version = "wandb-job show " + project_path + "/" + result.name + ":" + version;
+    }
+    return links;
+  }
+  if (version_known) {
+    links.version = app_url + "/" + project_path + "/artifacts/job/" + result.name + "/" + version;
+  }
+  links.jobs = app_url + "/" + project_path + "/jobs";
+  return links;
+}
+
+bool PublishChangedAnything(const JobPublishResult& result) {
+  return result.job.created || (result.has_code && result.code.created);
+}
+
+std::string PublishSummaryJson(const std::vector<JobPublishResult>& results,
+                               const std::string& destination, const std::string& app_url,
+                               bool dry_run) {
+  using Json = nlohmann::ordered_json;
+  auto version = [](const PublishedArtifact& a, bool known) {
+    return known && a.version_index >= 0 ? Json("v" + std::to_string(a.version_index)) : Json();
+  };
+  auto or_null = [](const std::string& s) { return s.empty() ? Json() : Json(s); };
+  Json jobs = Json::array();
+  bool changed = false;
+  for (const JobPublishResult& r : results) {
+    changed = changed || PublishChangedAnything(r);
+    JobLinks links = MakeJobLinks(r, app_url);
+    Json j;
+    j["name"] = r.name;
+    j["entity"] = r.entity;
+    j["project"] = r.project;
+    j["source_type"] = r.source_type;
+    j["version"] = version(r.job, r.known);
+    j["aliases"] = r.job.aliases;
+    j["new"] = r.job.created;
+    j["artifact_id"] = or_null(r.job.id);
+    j["digest"] = r.job.digest;
+    j["code"] = Json();
+    if (r.has_code) {
+      j["code"] = {{"name", r.code_name},
+                   {"artifact_id", or_null(r.code.id)},
+                   {"version", version(r.code, true)},
+                   {"new", r.code.created}};
+    }
+    j["image"] = Json();
+    if (r.has_image) {
+      j["image"] = {{"reference", r.image.reference},
+                    {"pinned", or_null(r.image.pinned)},
+                    {"digest", or_null(r.image.digest)},
+                    {"tags", r.image.tags}};
+    }
+    if (app_url.empty()) {
+      j["show"] = or_null(links.version);
+    } else {
+      j["url"] = or_null(links.version);
+      j["jobs_url"] = links.jobs;
+    }
+    jobs.push_back(std::move(j));
+  }
+  Json doc;
+  doc["destination"] = destination;
+  doc["dry_run"] = dry_run;
+  doc["published"] = changed && !dry_run;
+  doc["jobs"] = std::move(jobs);
+  return doc.dump(2) + "\n";
 }
 
 }  // namespace wandb_job

@@ -59,6 +59,9 @@ struct PublishOptions {
   /// in $WANDB_JOB_INSECURE_REGISTRIES.
   TransportFactory registry_transport;
   std::string docker_config_dir;
+  /// Aliases added to every job (--alias, --ci-aliases), after the bundle's; an image job's image
+  /// is tagged with them too. Each must pass ValidateAlias.
+  std::vector<std::string> extra_aliases;
 };
 
 /// What publishing an image job pushed (or, in a dry run, would push).
@@ -75,6 +78,7 @@ struct JobPublishResult {
   bool dry_run = false;
   bool known = true;  // dry run: false when the outcome can't be told before publishing
   std::string name, entity, project;
+  std::string source_type;  // repo, artifact or image
   PublishedArtifact job;
   bool has_code = false;
   PublishedArtifact code;
@@ -103,5 +107,30 @@ bool IsInsecureRegistry(const std::string& registry, const std::string& list);
 /// failed push publishes nothing of that job.
 bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOptions& options,
                    JobPublishResult* out, std::string* err);
+
+/// The W&B app (UI) URL of an API base URL, as the SDK derives it: `app_url_env`
+/// ($WANDB_APP_URL) when set; https://api.wandb.ai -> https://wandb.ai; https://api.<host> ->
+/// https://app.<host>; anything else (W&B Server) unchanged. No trailing slash.
+std::string WandbAppUrl(const std::string& base_url, const std::string& app_url_env);
+
+/// Where to look at a published job. With an app URL (W&B): the version's page
+/// <app>/<entity>/<project>/artifacts/job/<name>/vN (the SDK's Artifact.url) and the project's
+/// jobs page <app>/<entity>/<project>/jobs (what `wandb job create` prints). Without one (the
+/// local store): the `wandb-job show ENTITY/PROJECT/NAME:vN` command, and "" for the jobs page.
+struct JobLinks {
+  std::string version;  // "" when the version is unknown (a dry run of a new job)
+  std::string jobs;
+};
+JobLinks MakeJobLinks(const JobPublishResult& result, const std::string& app_url);
+
+/// The --summary document (README, "publish --summary"): JSON with `destination`, `dry_run`,
+/// `published` (PublishChangedAnything for some job) and `jobs`, one object per job.
+std::string PublishSummaryJson(const std::vector<JobPublishResult>& results,
+                               const std::string& destination, const std::string& app_url,
+                               bool dry_run);
+
+/// True when publishing created a version, of the job or its code artifact (--detailed-exitcode).
+/// Aliases added to an existing version do not count.
+bool PublishChangedAnything(const JobPublishResult& result);
 
 }  // namespace wandb_job
