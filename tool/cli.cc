@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "atomic_file.h"
 #include "bundle.h"
+#include "ci_env.h"
 #include "exec_shim.h"
 #include "file_util.h"
 #include "job_runner.h"
@@ -20,6 +22,7 @@
 #include "version.h"
 #include "wandb_client.h"
 #include "wandb_credentials.h"
+#include "wandb_types.h"
 
 namespace wandb_job {
 namespace {
@@ -130,11 +133,42 @@ int CmdPublish(const Args& args) {
   app.add_flag("--dry-run", options.dry_run, "say what would happen; write nothing");
   app.add_flag("--json", json, "print a machine-readable summary on stdout");
   app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
+  std::vector<std::string> aliases;
+  bool ci_aliases = false, detailed_exitcode = false;
+  std::string default_branch, summary_path;
+  app.add_option("--alias", aliases, "add this alias to every job (repeatable)")
+      ->allow_extra_args(false);
+  app.add_flag("--ci-aliases", ci_aliases,
+               "add the CI alias convention (docs/ci.md): latest and the branch on the default "
+               "branch, the tag on tags, the short commit always");
+  app.add_option("--default-branch", default_branch,
+                 "the default branch for --ci-aliases (default: what the CI says)");
+  app.add_option("--summary", summary_path, "write a JSON summary of what was published here");
+  app.add_flag("--detailed-exitcode", detailed_exitcode,
+               "exit 0 when nothing changed, 2 when a version was created, 1 on failure");
   if (int rc = Parse(app, "publish", args); rc >= 0) {
     return rc;
   }
-  WandbCredentials creds;
   std::string err;
+  for (const std::string& alias : aliases) {
+    if (!ValidateAlias(alias, &err)) {
+      return UsageError("publish", "--alias '" + alias + "': " + err);
+    }
+  }
+  options.extra_aliases = aliases;
+  if (ci_aliases) {
+    std::vector<std::string> from_ci;
+    if (!CiAliases(ReadCiEnvironment(ProcessEnv()), default_branch, &from_ci, &err)) {
+      return Fail("--ci-aliases: " + err);
+    }
+    for (const std::string& alias : from_ci) {
+      if (std::find(options.extra_aliases.begin(), options.extra_aliases.end(), alias) ==
+          options.extra_aliases.end()) {
+        options.extra_aliases.push_back(alias);
+      }
+    }
+  }
+  WandbCredentials creds;
   if (!LoadWandbCredentials(&creds, &err)) {
     return Fail(err);
   }
@@ -142,6 +176,10 @@ int CmdPublish(const Args& args) {
     Info("WANDB_MODE=disabled: nothing published");
     if (json) {
       printf("[]\n");
+    }
+    if (!summary_path.empty() &&
+        !WriteFileAtomic(summary_path, PublishSummaryJson({}, "", "", options.dry_run), &err)) {
+      return Fail("writing summary " + summary_path + ": " + err);
     }
     return 0;
   }
@@ -177,6 +215,10 @@ int CmdPublish(const Args& args) {
       Warning("%s", finish_err.c_str());
     }
   };
+  // Links: the W&B app for W&B, `wandb-job show` for the store.
+  std::string app_url =
+      wandb != nullptr ? WandbAppUrl(creds.base_url, GetEnv("WANDB_APP_URL")) : "";
+  std::vector<JobPublishResult> results;
   nlohmann::ordered_json summary = nlohmann::ordered_json::array();
   for (const Bundle& bundle : loaded) {
     JobPublishResult r;
@@ -184,6 +226,7 @@ int CmdPublish(const Args& args) {
       finish();
       return Fail(err);
     }
+    results.push_back(r);
     std::string full = r.entity + "/" + r.project + "/" + r.name;
     const char* state = !r.known ? "new (code artifact first)"
                         : r.job.created ? "new" : "unchanged";
@@ -191,6 +234,10 @@ int CmdPublish(const Args& args) {
       printf("%s%s:%s %s, aliases: %s\n", options.dry_run ? "would publish " : "", full.c_str(),
              r.known ? VersionName(r.job).c_str() : "v?", state,
              Join(r.job.aliases, ", ").c_str());
+      std::string link = MakeJobLinks(r, app_url).version;
+      if (!link.empty() && !options.dry_run) {
+        printf("  %s\n", link.c_str());
+      }
       fflush(stdout);
     }
     nlohmann::ordered_json j;
@@ -225,11 +272,29 @@ int CmdPublish(const Args& args) {
   } else {
     Info("%s: %s", options.dry_run ? "nothing written" : "published to",
          sink->Destination().c_str());
+    std::vector<std::string> pages;
+    for (const JobPublishResult& r : results) {
+      std::string page = MakeJobLinks(r, app_url).jobs;
+      if (!page.empty() && std::find(pages.begin(), pages.end(), page) == pages.end()) {
+        pages.push_back(page);
+        Info("jobs of %s/%s: %s", r.entity.c_str(), r.project.c_str(), page.c_str());
+      }
+    }
+  }
+  if (!summary_path.empty() &&
+      !WriteFileAtomic(summary_path,
+                       PublishSummaryJson(results, sink->Destination(), app_url, options.dry_run),
+                       &err)) {
+    return Fail("writing summary " + summary_path + ": " + err);
   }
   if (wandb != nullptr && !options.dry_run) {
     const UploadStats& st = wandb->stats();
     Info("uploaded %d file(s), %llu bytes; %d file(s) already stored", st.files_uploaded,
          static_cast<unsigned long long>(st.bytes_uploaded), st.files_skipped);
+  }
+  if (detailed_exitcode &&
+      std::any_of(results.begin(), results.end(), PublishChangedAnything)) {
+    return 2;
   }
   return 0;
 }
