@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <nlohmann/json.hpp>
 
+#include "publish.h"
 #include "test_util.h"
 
 namespace wandb_job {
@@ -196,6 +198,103 @@ TEST(CiEnvTest, ProcessEnvReadsTheEnvironment) {
   EXPECT_EQ(ProcessEnv()("WANDB_JOB_CI_ENV_TEST"), "x");
   unsetenv("WANDB_JOB_CI_ENV_TEST");
   EXPECT_EQ(ProcessEnv()("WANDB_JOB_CI_ENV_TEST"), "");
+}
+
+// The results a CI step reads: app URL, links and the --summary document (publish.h).
+
+TEST(CiPublishSummaryTest, AppUrlFromBaseUrl) {
+  EXPECT_EQ(WandbAppUrl("https://api.wandb.ai", ""), "https://wandb.ai");
+  EXPECT_EQ(WandbAppUrl("https://api.wandb.ai/", ""), "https://wandb.ai");
+  EXPECT_EQ(WandbAppUrl("https://api.wandb.test", ""), "https://app.wandb.test");
+  EXPECT_EQ(WandbAppUrl("https://api.corp.example.com", ""), "https://app.corp.example.com");
+  EXPECT_EQ(WandbAppUrl("http://127.0.0.1:8080/", ""), "http://127.0.0.1:8080");
+  EXPECT_EQ(WandbAppUrl("https://api.wandb.ai", "https://ui.example.com/"),
+            "https://ui.example.com");
+}
+
+JobPublishResult Result(bool created, int version) {
+  JobPublishResult r;
+  r.name = "job-x";
+  r.entity = "e";
+  r.project = "p";
+  r.source_type = "repo";
+  r.job.id = "QXJ0aWZhY3Q6MQ==";
+  r.job.version_index = version;
+  r.job.created = created;
+  r.job.aliases = {"latest", "main"};
+  r.job.digest = "abc";
+  return r;
+}
+
+TEST(CiPublishSummaryTest, Links) {
+  JobLinks w = MakeJobLinks(Result(true, 3), "https://wandb.ai");
+  EXPECT_EQ(w.version, "https://wandb.ai/e/p/artifacts/job/job-x/v3");
+  EXPECT_EQ(w.jobs, "https://wandb.ai/e/p/jobs");
+  JobLinks local = MakeJobLinks(Result(true, 3), "");
+  EXPECT_EQ(local.version, "wandb-job show e/p/job-x:v3");
+  EXPECT_EQ(local.jobs, "");
+  JobPublishResult unknown = Result(true, -1);
+  EXPECT_EQ(MakeJobLinks(unknown, "https://wandb.ai").version, "");
+  unknown = Result(true, 2);
+  unknown.known = false;
+  EXPECT_EQ(MakeJobLinks(unknown, "").version, "");
+}
+
+TEST(CiPublishSummaryTest, ChangedAnything) {
+  EXPECT_TRUE(PublishChangedAnything(Result(true, 0)));
+  JobPublishResult r = Result(false, 0);
+  EXPECT_FALSE(PublishChangedAnything(r));
+  r.has_code = true;
+  r.code.created = true;
+  EXPECT_TRUE(PublishChangedAnything(r));
+}
+
+TEST(CiPublishSummaryTest, SummaryJson) {
+  JobPublishResult image = Result(false, 1);
+  image.source_type = "image";
+  image.has_image = true;
+  image.image.reference = "reg.example.com/x";
+  image.image.pinned = "reg.example.com/x@sha256:00";
+  image.image.digest = "sha256:00";
+  image.image.tags = {"latest"};
+  JobPublishResult code = Result(true, 0);
+  code.has_code = true;
+  code.code_name = "source-x";
+  code.code.id = "Y29kZQ==";
+  code.code.version_index = 0;
+  code.code.created = true;
+  auto doc = nlohmann::json::parse(
+      PublishSummaryJson({image, code}, "https://api.wandb.ai", "https://wandb.ai", false));
+  EXPECT_EQ(doc["destination"], "https://api.wandb.ai");
+  EXPECT_EQ(doc["published"], true);
+  ASSERT_EQ(doc["jobs"].size(), 2u);
+  const auto& j0 = doc["jobs"][0];
+  EXPECT_EQ(j0["name"], "job-x");
+  EXPECT_EQ(j0["version"], "v1");
+  EXPECT_EQ(j0["new"], false);
+  EXPECT_EQ(j0["artifact_id"], "QXJ0aWZhY3Q6MQ==");
+  EXPECT_EQ(j0["aliases"], nlohmann::json({"latest", "main"}));
+  EXPECT_EQ(j0["image"]["pinned"], "reg.example.com/x@sha256:00");
+  EXPECT_TRUE(j0["code"].is_null());
+  EXPECT_EQ(j0["url"], "https://wandb.ai/e/p/artifacts/job/job-x/v1");
+  EXPECT_EQ(j0["jobs_url"], "https://wandb.ai/e/p/jobs");
+  const auto& j1 = doc["jobs"][1];
+  EXPECT_EQ(j1["code"]["artifact_id"], "Y29kZQ==");
+  EXPECT_EQ(j1["code"]["version"], "v0");
+  EXPECT_TRUE(j1["image"].is_null());
+
+  doc = nlohmann::json::parse(PublishSummaryJson({Result(false, 0)}, "local store /s", "", false));
+  EXPECT_EQ(doc["published"], false);
+  EXPECT_EQ(doc["jobs"][0]["show"], "wandb-job show e/p/job-x:v0");
+  EXPECT_FALSE(doc["jobs"][0].contains("url"));
+  // A dry run publishes nothing, whatever it predicts.
+  doc = nlohmann::json::parse(PublishSummaryJson({Result(true, -1)}, "d", "", true));
+  EXPECT_EQ(doc["published"], false);
+  EXPECT_EQ(doc["dry_run"], true);
+  EXPECT_TRUE(doc["jobs"][0]["version"].is_null());
+  EXPECT_TRUE(doc["jobs"][0]["show"].is_null());
+  doc = nlohmann::json::parse(PublishSummaryJson({}, "", "", false));
+  EXPECT_TRUE(doc["jobs"].empty());
 }
 
 }  // namespace
