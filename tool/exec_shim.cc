@@ -4,6 +4,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -673,11 +674,20 @@ bool RunProgram(const ExecPlan& plan, RunReporter* reporter, RunOutcome* outcome
     }
   } cleanup{dir};
   std::string config_file = dir + "/config.json";
-  std::string metrics_file = dir + "/metrics.jsonl";
-  if (!WriteFileAtomic(config_file, ordered_json::parse(plan.config).dump(2) + "\n", err) ||
-      !WriteFileAtomic(metrics_file, "", err)) {
+  std::string metrics_file =
+      plan.metrics_file.empty() ? dir + "/metrics.jsonl" : plan.metrics_file;
+  if (!WriteFileAtomic(config_file, ordered_json::parse(plan.config).dump(2) + "\n", err)) {
     return false;
   }
+  int metrics_fd = open(metrics_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (metrics_fd < 0 || fchmod(metrics_fd, 0666) != 0) {
+    *err = "creating " + metrics_file + ": " + strerror(errno);
+    if (metrics_fd >= 0) {
+      close(metrics_fd);
+    }
+    return false;
+  }
+  close(metrics_fd);
   std::vector<std::pair<std::string, std::string>> extra =
       ChunkedEnv("WANDB_CONFIG", plan.config);
   extra.emplace_back(kConfigFileEnv, config_file);

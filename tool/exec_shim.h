@@ -81,6 +81,10 @@ struct ExecPlan {
   std::vector<std::string> argv;   // rendered
   std::string run_id, entity, project, job;
   std::string workdir;             // the program's working directory, "" for ours
+  /// Where the program appends metrics (WANDB_JOB_METRICS_FILE); "" for a file in a private
+  /// temporary directory. Given, it is created (mode 0666) or emptied before the program
+  /// starts, e.g. to bind-mount it into a container.
+  std::string metrics_file;
 };
 
 /// Where runs are reported, from WANDB_MODE and WANDB_API_KEY: disabled (WANDB_MODE=disabled),

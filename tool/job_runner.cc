@@ -2,6 +2,7 @@
 
 #include <spawn.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -18,6 +19,8 @@
 #include "job_store.h"
 #include "job_views.h"
 #include "log.h"
+#include "publish.h"
+#include "registry_client.h"
 #include "wandb_run_reporter.h"
 #include "wandb_types.h"
 
@@ -313,6 +316,211 @@ void UnsetLaunchConfig() {
   }
 }
 
+/// A temporary directory under $TMPDIR, removed on destruction unless kept.
+class TempDir {
+ public:
+  bool Create(const std::string& prefix, bool keep, std::string* err) {
+    std::string tmpdir = GetEnv("TMPDIR");
+    path_ = (tmpdir.empty() ? std::string("/tmp") : tmpdir) + "/" + prefix + ".XXXXXX";
+    if (mkdtemp(path_.data()) == nullptr) {
+      *err = "creating a temporary directory: " + std::string(strerror(errno));
+      path_.clear();
+      return false;
+    }
+    keep_ = keep;
+    return true;
+  }
+  ~TempDir() {
+    if (path_.empty()) {
+      return;
+    }
+    std::string ignored;
+    if (keep_) {
+      Info("kept %s", path_.c_str());
+    } else {
+      RemoveTree(path_, &ignored);
+    }
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  bool keep_ = false;
+};
+
+bool OnPath(const std::string& program) {
+  std::string path = GetEnv("PATH");
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    std::string dir = path.substr(start, end == std::string::npos ? std::string::npos
+                                                                 : end - start);
+    if (!dir.empty() && access((dir + "/" + program).c_str(), X_OK) == 0) {
+      return true;
+    }
+    if (end == std::string::npos) {
+      break;
+    }
+    start = end + 1;
+  }
+  return false;
+}
+
+/// The registry (host[:port]) of an image reference, as Docker reads it.
+std::string RegistryOfReference(const std::string& reference) {
+  size_t slash = reference.find('/');
+  std::string first = slash == std::string::npos ? "" : reference.substr(0, slash);
+  if (first.empty() || (first.find_first_of(".:[") == std::string::npos && first != "localhost")) {
+    return "docker.io";
+  }
+  return first;
+}
+
+/// Where wandb::Run appends metrics inside the container (bind-mounted from the shim's file).
+constexpr char kContainerMetricsFile[] = "/run/wandb-job/metrics.jsonl";
+
+/// Fits umoci's runtime config for a run: no terminal, the launch agent's environment on top of
+/// the image's, and the metrics file bind-mounted.
+bool PrepareRuntimeConfig(const std::string& path,
+                          const std::vector<std::pair<std::string, std::string>>& env,
+                          const std::string& metrics_file, std::string* err) {
+  ordered_json config;
+  if (!ReadJson(path, &config, err)) {
+    return false;
+  }
+  if (!config.is_object() || !config.contains("process") || !config["process"].is_object()) {
+    *err = path + " has no \"process\"";
+    return false;
+  }
+  ordered_json& process = config["process"];
+  process["terminal"] = false;
+  ordered_json merged = ordered_json::array();
+  for (const auto& entry : process.value("env", ordered_json::array())) {
+    std::string text = entry.is_string() ? entry.get<std::string>() : "";
+    std::string name = text.substr(0, text.find('='));
+    bool replaced = name == "WANDB_CONFIG" || name.rfind("WANDB_CONFIG_", 0) == 0;
+    for (const auto& [key, value] : env) {
+      replaced = replaced || name == key;
+    }
+    if (!replaced) {
+      merged.push_back(text);
+    }
+  }
+  for (const auto& [key, value] : env) {
+    merged.push_back(key + "=" + value);
+  }
+  process["env"] = merged;
+  if (!config.contains("mounts") || !config["mounts"].is_array()) {
+    config["mounts"] = ordered_json::array();
+  }
+  config["mounts"].push_back({{"destination", kContainerMetricsFile},
+                              {"type", "bind"},
+                              {"source", metrics_file},
+                              {"options", {"rbind", "rw"}}});
+  return WriteFileAtomic(path, config.dump(2) + "\n", err);
+}
+
+/// An image job: the pinned image from the job's metadata is copied from its registry with
+/// skopeo, unpacked with umoci and run with runc under the shim, its Entrypoint and Cmd as built
+/// (the ARGS rendered with the defaults), the launch config in WANDB_CONFIG as the agent gives it.
+RunJobStatus RunImageJob(std::unique_ptr<JobStore>* store, const StoredCollection& job,
+                         const StoredVersion& version, const JobDefinition& definition,
+                         const JobRef& ref, const std::string& overrides,
+                         const RunJobOptions& options, int* exit_code, std::string* err) {
+  std::string image = definition.image;
+  ordered_json meta = ordered_json::parse(version.metadata.empty() ? "{}" : version.metadata,
+                                          nullptr, false);
+  if (meta.is_object() && meta.contains("image") && meta["image"].is_string()) {
+    image = meta["image"].get<std::string>();  // pinned by digest when published
+  }
+  if (image.empty()) {
+    *err = "the image job names no image";
+    return RunJobStatus::kError;
+  }
+  std::vector<std::string> missing;
+  for (const char* tool : {"skopeo", "umoci", "runc"}) {
+    if (!OnPath(tool)) {
+      missing.push_back(tool);
+    }
+  }
+  if (!missing.empty()) {
+    *err = "running image jobs needs skopeo, umoci and runc; not found on PATH: " +
+           Join(missing, ", ");
+    return RunJobStatus::kError;
+  }
+  TempDir tmp;
+  if (!tmp.Create("wandb-job-run", options.keep, err)) {
+    return RunJobStatus::kError;
+  }
+  std::string layout = tmp.path() + "/layout", bundle = tmp.path() + "/bundle";
+  std::string metrics = tmp.path() + "/metrics.jsonl";
+  std::string full = job.entity + "/" + job.project + "/" + job.name;
+  Info("running %s:v%d (image %s)", full.c_str(), version.index, image.c_str());
+  std::string registry = RegistryOfReference(image);
+  std::vector<std::string> copy = {"skopeo", "copy", "--quiet"};
+  if (UsesPlainHttp(registry, PlainHttp::kLocalhostOnly) ||
+      IsInsecureRegistry(registry, GetEnv("WANDB_JOB_INSECURE_REGISTRIES"))) {
+    copy.push_back("--src-tls-verify=false");
+  }
+  copy.insert(copy.end(), {"docker://" + image, "oci:" + layout + ":run"});
+  bool root = geteuid() == 0;
+  std::vector<std::string> unpack = {"umoci", "unpack"};
+  if (!root) {
+    unpack.push_back("--rootless");
+  }
+  unpack.insert(unpack.end(), {"--image", layout + ":run", bundle});
+  if (!RunCommand(copy, "", err)) {
+    *err = "fetching image " + image + ": " + *err;
+    return RunJobStatus::kError;
+  }
+  if (!RunCommand(unpack, "", err)) {
+    *err = "unpacking image " + image + ": " + *err;
+    return RunJobStatus::kError;
+  }
+
+  std::string alias = ref.selector.empty() ? "latest" : ref.selector;
+  std::string run_id = options.run_id.empty() ? NewRunId() : options.run_id;
+  std::string job_ref = full + ":" + alias;
+  std::vector<std::pair<std::string, std::string>> env = ChunkedEnv("WANDB_CONFIG", overrides);
+  env.insert(env.end(), {{"WANDB_RUN_ID", run_id},
+                         {"WANDB_ARTIFACTS", ordered_json({{"_wandb_job", job_ref}}).dump()},
+                         {"WANDB_LAUNCH", "True"},
+                         {"WANDB_PROJECT", job.project},
+                         {"WANDB_ENTITY", job.entity},
+                         {"WANDB_DOCKER", image},
+                         {kMetricsFileEnv, kContainerMetricsFile}});
+  if (!PrepareRuntimeConfig(bundle + "/config.json", env, metrics, err)) {
+    *err = "preparing the container: " + *err;
+    return RunJobStatus::kError;
+  }
+
+  ExecPlan plan;
+  plan.config = ordered_json::parse(overrides).dump();
+  plan.argv = {"runc"};
+  if (!root) {
+    plan.argv.insert(plan.argv.end(), {"--rootless", "true"});
+  }
+  plan.argv.insert(plan.argv.end(), {"--root", tmp.path() + "/runc", "run", "--bundle", bundle,
+                                     "wandb-job-" + run_id + "-" + std::to_string(getpid())});
+  plan.run_id = run_id;
+  plan.entity = job.entity;
+  plan.project = job.project;
+  plan.job = job_ref;
+  plan.metrics_file = metrics;
+  std::unique_ptr<RunReporter> reporter;
+  if (!OpenRunReporter(options.store_root, store, &reporter, err)) {
+    return RunJobStatus::kError;
+  }
+  Info("run %s: %s", run_id.c_str(), plan.config.c_str());
+  RunOutcome outcome;
+  if (!RunProgram(plan, reporter.get(), &outcome, err)) {
+    return RunJobStatus::kError;
+  }
+  Info("run %s %s (exit code %d)", run_id.c_str(), outcome.state.c_str(), outcome.exit_code);
+  *exit_code = outcome.exit_code;
+  return RunJobStatus::kRan;
+}
+
 }  // namespace
 
 bool OpenRunReporter(const std::string& store_root, std::unique_ptr<JobStore>* store,
@@ -409,9 +617,8 @@ RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* e
     return status;
   }
   if (definition.source_type == "image") {
-    *err = "image jobs cannot be run locally yet (" + definition.image +
-           "); run the image with the launch agent";
-    return RunJobStatus::kError;
+    return RunImageJob(&store, job, *version, definition, ref, overrides, options, exit_code,
+                       err);
   }
   std::string target;
   if (version->manifest.Find("wandb-job.lock.json") != nullptr) {

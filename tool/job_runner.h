@@ -1,7 +1,7 @@
 // `wandb-job run`: launches a job of the local store on this machine the way W&B's launch agent
-// would: materialises its code (code artifact or git commit + diff.patch), builds the target with
-// CMake and Ninja in a temporary directory, and runs it under the exec shim with the agent's
-// environment. Does not build images and does not talk to W&B.
+// would: builds a code or repo job's target with CMake and Ninja in a temporary directory, or
+// fetches an image job's image (skopeo, umoci, runc), and runs it under the exec shim with the
+// agent's environment. Does not build images; reports runs where `exec` does.
 #pragma once
 
 #include <memory>
