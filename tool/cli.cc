@@ -515,7 +515,8 @@ int CmdExec(const Args& args) {
   }
   std::unique_ptr<JobStore> store;
   std::unique_ptr<RunReporter> reporter;
-  if (!OpenRunReporter(StoreRootOption(store_root), &store, &reporter, &err)) {
+  if (!OpenRunReporter(ReportTarget::kWandbOrStore, StoreRootOption(store_root), &store,
+                       &reporter, &err)) {
     return Fail(err);
   }
   RunOutcome outcome;

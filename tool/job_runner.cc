@@ -508,7 +508,7 @@ RunJobStatus RunImageJob(std::unique_ptr<JobStore>* store, const StoredCollectio
   plan.job = job_ref;
   plan.metrics_file = metrics;
   std::unique_ptr<RunReporter> reporter;
-  if (!OpenRunReporter(options.store_root, store, &reporter, err)) {
+  if (!OpenRunReporter(ReportTarget::kStore, options.store_root, store, &reporter, err)) {
     return RunJobStatus::kError;
   }
   Info("run %s: %s", run_id.c_str(), plan.config.c_str());
@@ -523,15 +523,16 @@ RunJobStatus RunImageJob(std::unique_ptr<JobStore>* store, const StoredCollectio
 
 }  // namespace
 
-bool OpenRunReporter(const std::string& store_root, std::unique_ptr<JobStore>* store,
-                     std::unique_ptr<RunReporter>* out, std::string* err) {
+bool OpenRunReporter(ReportTarget target, const std::string& store_root,
+                     std::unique_ptr<JobStore>* store, std::unique_ptr<RunReporter>* out,
+                     std::string* err) {
   out->reset();
   ReportMode mode = ReportModeFromEnvironment();
   if (mode == ReportMode::kDisabled) {
     return true;
   }
   std::string why;
-  if (!OpenWandbRunReporter(out, &why)) {
+  if (target == ReportTarget::kWandbOrStore && !OpenWandbRunReporter(out, &why)) {
     Warning("not reporting to W&B: %s; recording the run in the local store", why.c_str());
   }
   if (*out != nullptr) {
@@ -714,7 +715,7 @@ RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* e
   }
   plan.workdir = src;
   std::unique_ptr<RunReporter> reporter;
-  if (!OpenRunReporter(options.store_root, &store, &reporter, err)) {
+  if (!OpenRunReporter(ReportTarget::kStore, options.store_root, &store, &reporter, err)) {
     return RunJobStatus::kError;
   }
   Info("run %s: %s", run_id.c_str(), plan.config.c_str());

@@ -33,12 +33,17 @@ RunJobStatus OverridesFromPairs(const std::vector<std::string>& pairs,
                                 const std::string& job_name, const std::string& input_types_json,
                                 std::string* overrides_json, std::string* err);
 
-/// Where `exec` and `run` report a run: W&B when WANDB_MODE is online and an API key is found
-/// (WANDB_API_KEY or netrc); else the local store at `store_root` (opened into `*store` unless
-/// `store` already holds one); nothing when WANDB_MODE=disabled. Bad W&B settings (a malformed
+/// Where a run may be reported: `exec` reports to W&B when it can, `run` to the local store that
+/// holds the job it launched.
+enum class ReportTarget { kWandbOrStore, kStore };
+
+/// The reporter of a run: with kWandbOrStore, W&B when WANDB_MODE is online and an API key is
+/// found (WANDB_API_KEY or netrc); else the local store at `store_root` (opened into `*store`
+/// unless it already holds one); nothing when WANDB_MODE=disabled. Bad W&B settings (a malformed
 /// key or URL) are a warning and fall back to the local store.
-bool OpenRunReporter(const std::string& store_root, std::unique_ptr<JobStore>* store,
-                     std::unique_ptr<RunReporter>* out, std::string* err);
+bool OpenRunReporter(ReportTarget target, const std::string& store_root,
+                     std::unique_ptr<JobStore>* store, std::unique_ptr<RunReporter>* out,
+                     std::string* err);
 
 /// Runs the job; on kRan, `exit_code` is the program's (128+N when a signal killed it).
 RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* err);

@@ -1,6 +1,9 @@
 #include "job_runner.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 
@@ -68,8 +71,10 @@ class StoredJobTest : public ::testing::Test {
     ASSERT_TRUE(JobStore::Open(tmp_.Join("store"), &store_, &err)) << err;
   }
   PublishedArtifact Publish(const std::string& type, const std::string& name,
-                            const std::vector<std::pair<std::string, std::string>>& files) {
+                            const std::vector<std::pair<std::string, std::string>>& files,
+                            const std::string& metadata = "") {
     ArtifactUpload upload;
+    upload.metadata = metadata;
     upload.entity = "local";
     upload.project = "proj";
     upload.type = type;
@@ -85,13 +90,15 @@ class StoredJobTest : public ::testing::Test {
     EXPECT_TRUE(store_->Publish(upload, &out, &err)) << err;
     return out;
   }
-  RunJobStatus Run(const std::string& ref, std::vector<std::string> set, std::string* err) {
+  RunJobStatus Run(const std::string& ref, std::vector<std::string> set, std::string* err,
+                   int* exit_code = nullptr, const std::string& run_id = "") {
     RunJobOptions options;
     options.job_ref = ref;
     options.set = std::move(set);
     options.store_root = store_->root();
-    int exit_code = 0;
-    return RunJob(options, &exit_code, err);
+    options.run_id = run_id;
+    int ignored = 0;
+    return RunJob(options, exit_code != nullptr ? exit_code : &ignored, err);
   }
   ScopedTempDir tmp_;
   std::unique_ptr<JobStore> store_;
@@ -128,13 +135,165 @@ TEST_F(StoredJobTest, Errors) {
   Publish("job", "job-img",
           {{"wandb-job.json", R"({"source_type": "image", "source": {"image": "x:1"}})"}});
   std::string err;
-  EXPECT_EQ(Run("job-img", {}, &err), RunJobStatus::kError);
-  EXPECT_EQ(err, "image jobs cannot be run locally yet (x:1); run the image with the launch agent");
   EXPECT_EQ(Run("job-none", {}, &err), RunJobStatus::kError);
   EXPECT_EQ(err, "unknown job 'job-none'; `wandb-job ls` lists the jobs");
   EXPECT_EQ(Run("job-img:nope", {}, &err), RunJobStatus::kError);
   EXPECT_EQ(err.rfind("job 'job-img' has no version or alias 'nope'", 0), 0u) << err;
   EXPECT_EQ(Run("a/b/c/d", {}, &err), RunJobStatus::kUsageError);
+}
+
+/// Replaces PATH for one test; fake tools go into bin().
+class ImageJobTest : public StoredJobTest {
+ protected:
+  void SetUp() override {
+    StoredJobTest::SetUp();
+    const char* path = getenv("PATH");
+    saved_path_ = path ? path : "";
+    const char* insecure = getenv("WANDB_JOB_INSECURE_REGISTRIES");
+    saved_insecure_ = insecure ? insecure : "";
+    had_insecure_ = insecure != nullptr;
+    unsetenv("WANDB_JOB_INSECURE_REGISTRIES");
+    unsetenv("WANDB_MODE");
+    std::string err;
+    ASSERT_TRUE(MakeDirs(bin(), &err)) << err;
+    setenv("PATH", (bin() + ":/usr/bin:/bin").c_str(), 1);
+  }
+  void TearDown() override {
+    setenv("PATH", saved_path_.c_str(), 1);
+    if (had_insecure_) {
+      setenv("WANDB_JOB_INSECURE_REGISTRIES", saved_insecure_.c_str(), 1);
+    } else {
+      unsetenv("WANDB_JOB_INSECURE_REGISTRIES");
+    }
+  }
+  std::string bin() const { return tmp_.Join("bin"); }
+  void Tool(const std::string& name, const std::string& script) {
+    std::string path = bin() + "/" + name;
+    WriteTestFile(bin(), name, "#!/bin/sh\n" + script);
+    ASSERT_EQ(chmod(path.c_str(), 0755), 0);
+  }
+  /// skopeo and umoci that record their arguments; umoci writes a runtime config as umoci does.
+  void FakeFetch() {
+    Tool("skopeo", "echo \"$@\" > '" + tmp_.Join("skopeo.args") + "'\n");
+    Tool("umoci", "echo \"$@\" > '" + tmp_.Join("umoci.args") +
+                      "'\nfor a; do last=$a; done\nmkdir -p \"$last\"\n"
+                      "printf '{\"ociVersion\":\"1.0.2\",\"process\":{\"terminal\":true,"
+                      "\"args\":[\"/usr/local/bin/prog\",\"--lr\",\"0.1\"],"
+                      "\"env\":[\"PATH=/bin\",\"WANDB_CONFIG=stale\",\"GREETING=hi\"],"
+                      "\"cwd\":\"/\"},\"root\":{\"path\":\"rootfs\"},\"mounts\":[]}' "
+                      "> \"$last/config.json\"\n");
+  }
+  void PublishImageJob(const std::string& image) {
+    Publish("job", "job-img",
+            {{"wandb-job.json", std::string(R"({"source_type": "image", "source": {
+                 "image": "127.0.0.1:5000/acme/prog:1.0"}, "input_types": )") + kTypes + "}"}},
+            json({{"image", image}}).dump());
+  }
+  std::string ReadArgs(const std::string& tool) {
+    std::string text, err;
+    EXPECT_TRUE(ReadFile(tmp_.Join(tool + ".args"), &text, &err)) << err;
+    return text;
+  }
+
+  std::string saved_path_, saved_insecure_;
+  bool had_insecure_ = false;
+};
+
+TEST_F(ImageJobTest, MissingToolsAreOneLine) {
+  PublishImageJob("127.0.0.1:5000/acme/prog@sha256:ab");
+  setenv("PATH", bin().c_str(), 1);
+  std::string err;
+  EXPECT_EQ(Run("job-img", {}, &err), RunJobStatus::kError);
+  EXPECT_EQ(err, "running image jobs needs skopeo, umoci and runc; not found on PATH: skopeo, "
+                 "umoci, runc");
+  Tool("skopeo", "exit 0\n");
+  Tool("umoci", "exit 0\n");
+  EXPECT_EQ(Run("job-img", {}, &err), RunJobStatus::kError);
+  EXPECT_EQ(err, "running image jobs needs skopeo, umoci and runc; not found on PATH: runc");
+}
+
+TEST_F(ImageJobTest, RunsThePinnedImageInRuncUnderTheShim) {
+  PublishImageJob("127.0.0.1:5000/acme/prog@sha256:ab");
+  FakeFetch();
+  // runc: prints the runtime config it was given, then exits 7.
+  Tool("runc", "for a; do [ \"$prev\" = --bundle ] && b=$a; prev=$a; done\n"
+               "cat \"$b/config.json\"\nexit 7\n");
+  std::string err;
+  int exit_code = 0;
+  ASSERT_EQ(Run("job-img", {"lr=0.5"}, &err, &exit_code, "imgrun01"), RunJobStatus::kRan) << err;
+  EXPECT_EQ(exit_code, 7);
+  std::string skopeo = ReadArgs("skopeo");
+  EXPECT_EQ(skopeo.rfind("copy --quiet --src-tls-verify=false "
+                         "docker://127.0.0.1:5000/acme/prog@sha256:ab oci:", 0),
+            0u)
+      << skopeo;
+  std::string umoci = ReadArgs("umoci");
+  EXPECT_EQ(umoci.rfind(geteuid() == 0 ? "unpack --image " : "unpack --rootless --image ", 0),
+            0u)
+      << umoci;
+
+  std::string output, run_json;
+  std::string dir = store_->root() + "/entities/local/projects/proj/runs/imgrun01";
+  ASSERT_TRUE(ReadFile(dir + "/output.log", &output, &err)) << err;
+  ASSERT_TRUE(ReadFile(dir + "/run.json", &run_json, &err)) << err;
+  EXPECT_EQ(json::parse(run_json)["exit_code"], 7);
+  json config = json::parse(output);
+  EXPECT_EQ(config["process"]["terminal"], false);
+  EXPECT_EQ(config["process"]["args"], json({"/usr/local/bin/prog", "--lr", "0.1"}));
+  std::vector<std::string> env = config["process"]["env"];
+  auto has = [&env](const std::string& entry) {
+    return std::find(env.begin(), env.end(), entry) != env.end();
+  };
+  EXPECT_TRUE(has("GREETING=hi"));
+  EXPECT_TRUE(has("WANDB_CONFIG={\"lr\":0.5}"));
+  EXPECT_FALSE(has("WANDB_CONFIG=stale"));
+  EXPECT_TRUE(has("WANDB_RUN_ID=imgrun01"));
+  EXPECT_TRUE(has("WANDB_PROJECT=proj"));
+  EXPECT_TRUE(has("WANDB_ENTITY=local"));
+  EXPECT_TRUE(has("WANDB_LAUNCH=True"));
+  EXPECT_TRUE(has("WANDB_ARTIFACTS={\"_wandb_job\":\"local/proj/job-img:latest\"}"));
+  EXPECT_TRUE(has("WANDB_DOCKER=127.0.0.1:5000/acme/prog@sha256:ab"));
+  EXPECT_TRUE(has("WANDB_JOB_METRICS_FILE=/run/wandb-job/metrics.jsonl"));
+  ASSERT_EQ(config["mounts"].size(), 1u);
+  EXPECT_EQ(config["mounts"][0]["destination"], "/run/wandb-job/metrics.jsonl");
+  EXPECT_EQ(config["mounts"][0]["type"], "bind");
+}
+
+TEST_F(ImageJobTest, TlsIsVerifiedUnlessTheRegistryIsListedAsInsecure) {
+  PublishImageJob("registry.internal:5000/acme/prog@sha256:ab");
+  FakeFetch();
+  Tool("runc", "exit 0\n");
+  std::string err;
+  ASSERT_EQ(Run("job-img", {}, &err), RunJobStatus::kRan) << err;
+  EXPECT_EQ(ReadArgs("skopeo").rfind(
+                "copy --quiet docker://registry.internal:5000/acme/prog@sha256:ab oci:", 0),
+            0u)
+      << ReadArgs("skopeo");
+  setenv("WANDB_JOB_INSECURE_REGISTRIES", "registry.internal", 1);
+  ASSERT_EQ(Run("job-img", {}, &err), RunJobStatus::kRan) << err;
+  EXPECT_NE(ReadArgs("skopeo").find("--src-tls-verify=false"), std::string::npos);
+}
+
+TEST_F(ImageJobTest, FetchFailuresNameTheImage) {
+  PublishImageJob("127.0.0.1:5000/acme/prog@sha256:ab");
+  Tool("skopeo", "echo 'manifest unknown' >&2\nexit 1\n");
+  Tool("umoci", "exit 0\n");
+  Tool("runc", "exit 0\n");
+  std::string err;
+  EXPECT_EQ(Run("job-img", {}, &err), RunJobStatus::kError);
+  EXPECT_EQ(err.rfind("fetching image 127.0.0.1:5000/acme/prog@sha256:ab: 'skopeo copy ", 0), 0u)
+      << err;
+  EXPECT_NE(err.find("failed (exit code 1)"), std::string::npos) << err;
+  FakeFetch();
+  Tool("umoci", "exit 2\n");
+  EXPECT_EQ(Run("job-img", {}, &err), RunJobStatus::kError);
+  EXPECT_EQ(err.rfind("unpacking image 127.0.0.1:5000/acme/prog@sha256:ab: ", 0), 0u) << err;
+  // Without pinned metadata the job's own reference is used; unknown keys stay usage errors.
+  Publish("job", "job-bare",
+          {{"wandb-job.json", R"({"source_type": "image", "source": {"image": "x:1"}})"}});
+  EXPECT_EQ(Run("job-bare", {}, &err), RunJobStatus::kError);
+  EXPECT_EQ(err.rfind("unpacking image x:1: ", 0), 0u) << err;
+  EXPECT_EQ(Run("job-img", {"nope=1"}, &err), RunJobStatus::kUsageError);
 }
 
 TEST_F(StoredJobTest, ShowListsRecordedRuns) {
