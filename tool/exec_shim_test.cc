@@ -257,6 +257,26 @@ TEST_F(RunProgramTest, RecordsOutputMetricsAndExitCode) {
             "{\"loss\":1,\"_step\":0}\n{\"loss\":0.5,\"_step\":7}\n");
 }
 
+TEST_F(RunProgramTest, AGivenMetricsFileIsCreatedWritableAndRead) {
+  auto reporter = MakeStoreReporter(store_.get());
+  ExecPlan plan = Plan("test \"$WANDB_JOB_METRICS_FILE\" = \"$1\" || exit 9; "
+                       "stat -c %a \"$1\"; echo '{\"history\": {\"loss\": 2}}' >> \"$1\"");
+  plan.metrics_file = tmp_.Join("metrics.jsonl");
+  WriteTestFile(tmp_.path(), "metrics.jsonl", "{\"history\": {\"stale\": 1}}\n");
+  plan.argv.push_back("sh");
+  plan.argv.push_back(plan.metrics_file);
+  RunOutcome outcome;
+  std::string err;
+  ASSERT_TRUE(RunProgram(plan, reporter.get(), &outcome, &err)) << err;
+  EXPECT_EQ(outcome.exit_code, 0);
+  EXPECT_NE(RunFile("output.log").find("666\n"), std::string::npos) << RunFile("output.log");
+  EXPECT_EQ(RunFile("history.jsonl"), "{\"loss\":2,\"_step\":0}\n");  // emptied first
+
+  plan.metrics_file = tmp_.Join("no-such-dir/metrics.jsonl");
+  EXPECT_FALSE(RunProgram(plan, reporter.get(), &outcome, &err));
+  EXPECT_EQ(err.rfind("creating " + plan.metrics_file + ": ", 0), 0u) << err;
+}
+
 TEST_F(RunProgramTest, ResumingKeepsTheRecord) {
   std::string err;
   RunOutcome outcome;
