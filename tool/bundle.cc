@@ -145,6 +145,8 @@ bool ResolvePaths(Capture* c, std::string* err) {
   }
   const JobInputSpec& s = c->spec;
   GitOptions git_options;
+  CiEnvironment ci = ReadCiEnvironment(ProcessEnv());
+  git_options.pushed_commit = ci.commit;
   GitStatus status = ReadGitState(s.target_source_dir, git_options, &c->git, err);
   if (status == GitStatus::kError) {
     *err = "reading git state of " + s.target_source_dir + ": " + *err;
@@ -158,7 +160,6 @@ bool ResolvePaths(Capture* c, std::string* err) {
     // A CI checkout without a remote: the CI's variables name the repository (docs/ci.md). They
     // are not depfile inputs; they apply only under GITHUB_ACTIONS/GITLAB_CI, whose builds are
     // fresh, and name the same repository on every build.
-    CiEnvironment ci = ReadCiEnvironment(ProcessEnv());
     if (!ci.remote_url.empty()) {
       c->git.remote_name =
           ci.provider == CiProvider::kGitHub ? "GITHUB_REPOSITORY" : "CI_PROJECT_URL";
@@ -399,10 +400,10 @@ bool SelectCode(Capture* c, std::string* err) {
               s.target.c_str(), names.c_str());
     }
     if (c->generate_dockerfile && !IsWithin(s.source_dir, c->code_dir)) {
-      *err = "the generated Dockerfile builds the CMake project " + s.source_dir +
-             ", which lies outside CODE_DIR " + c->code_dir +
-             "; let CODE_DIR contain the project or pass DOCKERFILE";
-      return false;
+      // The code may still be right for a Dockerfile the agent gets elsewhere (a queue override).
+      Warning("%s: the generated Dockerfile can't build the CMake project, which lies outside "
+              "CODE_DIR %s; let CODE_DIR contain the project or pass DOCKERFILE",
+              s.target.c_str(), c->code_dir.c_str());
     }
     if (c->generate_dockerfile &&
         std::binary_search(c->code.files.begin(), c->code.files.end(), kGeneratedDockerfile)) {

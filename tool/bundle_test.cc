@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdio>
+#include <cstdlib>
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,9 @@ namespace {
 class BundleTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // The capture reads CI variables; the project's own CI must not change these tests.
+    unsetenv("GITHUB_ACTIONS");
+    unsetenv("GITLAB_CI");
     src_ = dir_.Join("src");
     build_ = dir_.Join("build");
     WriteTestFile(src_, "CMakeLists.txt", "project(demo)\n");
@@ -168,8 +172,13 @@ TEST_F(BundleTest, Errors) {
   std::remove((src_ + "/Dockerfile.wandb").c_str());
   WriteTestFile(src_, "sub/part.cc", "x");
   spec_["code_dir"] = src_ + "/sub";
-  EXPECT_FALSE(Capture(dir_.Join("b5"), &err));
-  EXPECT_NE(err.find("lies outside CODE_DIR"), std::string::npos) << err;
+  size_t warnings = WarningsIssued().size();
+  EXPECT_TRUE(Capture(dir_.Join("b5"), &err)) << err;
+  bool warned = false;
+  for (size_t i = warnings; i < WarningsIssued().size(); ++i) {
+    warned = warned || WarningsIssued()[i].find("lies outside CODE_DIR") != std::string::npos;
+  }
+  EXPECT_TRUE(warned);
   spec_["code_dir"] = "";
 
   WriteTestFile(src_, "config.json", "[1, 2]");

@@ -503,6 +503,10 @@ GitStatus ReadGitState(const std::string& dir, const GitOptions& options, GitSta
   }
   if (!state.commit.empty()) {
     state.on_remote_branch = OnRemoteBranch(repo.get(), state.commit, state.commit_time);
+    if (!state.on_remote_branch && !options.pushed_commit.empty() &&
+        state.commit == options.pushed_commit) {
+      state.on_remote_branch = true;  // The CI says it built this commit from the remote.
+    }
     if (!state.on_remote_branch && !state.remote_name.empty()) {
       Warning(
           "commit %s is on no remote-tracking branch or tag: W&B's agent cannot clone it "

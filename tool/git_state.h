@@ -36,6 +36,9 @@ struct GitOptions {
   std::string remote;
   /// diff.patch larger than this is left out with a warning.
   uint64_t max_patch_bytes = 10u << 20;
+  /// A commit known to be on the remote although no remote-tracking ref shows it (the commit a
+  /// CI system checked out): HEAD equal to it gets no "unpushed" warning.
+  std::string pushed_commit;
 };
 
 enum class GitStatus { kOk, kNotARepository, kError };
