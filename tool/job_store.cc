@@ -788,10 +788,14 @@ bool JobStore::FindExisting(const ArtifactUpload& upload, PublishedArtifact* out
   if (!Get(upload.entity, upload.project, upload.type, upload.name, &c, &missing)) {
     return true;  // No such collection yet: the version would be v0.
   }
-  std::string digest = upload.manifest.Digest();
-  for (const StoredVersion& v : c.versions) {
+  *found = FindVersionByDigest(c, upload.manifest.Digest(), out);
+  return true;
+}
+
+bool FindVersionByDigest(const StoredCollection& collection, const std::string& digest,
+                         PublishedArtifact* out) {
+  for (const StoredVersion& v : collection.versions) {
     if (v.digest == digest) {
-      *found = true;
       out->id = v.id;
       out->version_index = v.index;
       out->digest = v.digest;
@@ -800,7 +804,7 @@ bool JobStore::FindExisting(const ArtifactUpload& upload, PublishedArtifact* out
       return true;
     }
   }
-  return true;
+  return false;
 }
 
 bool JobStore::List(const std::string& type, std::vector<StoredCollection>* out,

@@ -65,6 +65,11 @@ struct StoredCollection {
 /// Points between the steps of JobStore::Publish(), for tests that interrupt a publish.
 enum class PublishStep { kBlobsStored, kVersionWritten, kAliasesWritten };
 
+/// The version of `collection` whose digest is `digest`, as a publish result (created false);
+/// false when there is none. Shared by the sinks' FindExisting().
+bool FindVersionByDigest(const StoredCollection& collection, const std::string& digest,
+                         PublishedArtifact* out);
+
 class JobStore : public ArtifactSink {
  public:
   /// Opens the store at `root` (made absolute). Nothing is created until Publish(); an

@@ -1088,17 +1088,7 @@ bool WandbSink::FindExisting(const ArtifactUpload& upload, PublishedArtifact* ou
                        &c, found, err)) {
     return false;
   }
-  std::string digest = upload.manifest.Digest();
-  *found = false;
-  for (const StoredVersion& v : c.versions) {
-    if (v.digest == digest) {
-      *found = true;
-      out->id = v.id;
-      out->version_index = v.index;
-      out->digest = v.digest;
-      out->aliases = v.aliases;
-    }
-  }
+  *found = FindVersionByDigest(c, upload.manifest.Digest(), out);
   return true;
 }
 
