@@ -245,8 +245,8 @@ class WandbRunReporter : public RunReporter {
                           {"entityName", entity_},
                           {"projectName", project_},
                           {"runName", run_id_}};
-    return client_->Graphql("UseJobArtifact", kUseArtifact,
-                            ordered_json({{"input", input}}).dump(), &data, err);
+    return client_->Graphql("UseJobArtifact", kUseArtifact, ordered_json({{"input", input}}).dump(),
+                            &data, err);
   }
 
   void AddLineLocked(OutputStream stream, const std::string& line) {
@@ -306,8 +306,7 @@ class WandbRunReporter : public RunReporter {
   bool Send(const Batch& batch, std::string* err) {
     ordered_json files = ordered_json::object();
     if (!batch.history.empty()) {
-      files["wandb-history.jsonl"] = {{"offset", batch.history_offset},
-                                      {"content", batch.history}};
+      files["wandb-history.jsonl"] = {{"offset", batch.history_offset}, {"content", batch.history}};
     }
     if (!batch.summary.empty()) {
       files["wandb-summary.json"] = {{"offset", 0},
@@ -332,17 +331,15 @@ class WandbRunReporter : public RunReporter {
     request.body = body.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
     request.timeout_seconds = 60;
     HttpResponse response;
-    return client_->Send(nullptr, request, RequestKind::kFileStream, "file_stream", &response,
-                         err);
+    return client_->Send(nullptr, request, RequestKind::kFileStream, "file_stream", &response, err);
   }
 
   void SendLoop() {
     const auto interval = std::chrono::duration<double>(options_.flush_seconds);
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
-      cv_.wait_for(lock, interval, [this] {
-        return stop_ || complete_ || pending_bytes_ >= options_.flush_bytes;
-      });
+      cv_.wait_for(lock, interval,
+                   [this] { return stop_ || complete_ || pending_bytes_ >= options_.flush_bytes; });
       bool finishing = stop_ || complete_;
       Batch batch = TakeLocked();
       if (!disabled_ && !batch.Empty()) {
@@ -354,8 +351,8 @@ class WandbRunReporter : public RunReporter {
         }
         lock.lock();
       }
-      if (finishing && (disabled_ || batch.complete || (!complete_ && pending_output_.empty() &&
-                                                        pending_history_.empty()))) {
+      if (finishing && (disabled_ || batch.complete ||
+                        (!complete_ && pending_output_.empty() && pending_history_.empty()))) {
         return;
       }
     }

@@ -27,7 +27,7 @@ HttpResponse Reply(long status, const std::string& body) {
 
 /// Answers W&B's GraphQL operations the reporter sends; `fail` names what to break.
 struct Server {
-  std::string fail;         // an operation name, "file_stream", or ""
+  std::string fail;  // an operation name, "file_stream", or ""
   bool job_exists = true;
 
   bool Answer(const HttpRequest& request, HttpResponse* response) {
@@ -45,8 +45,8 @@ struct Server {
     if (op == "Viewer") {
       data = {{"viewer", {{"id", "u1"}, {"entity", "viewer-team"}}}};
     } else if (op == "UpsertRun") {
-      data = {{"upsertBucket", {{"bucket", {{"id", "UnVuOjE="}, {"name", "ab12cd34"}}},
-                                {"inserted", true}}}};
+      data = {{"upsertBucket",
+               {{"bucket", {{"id", "UnVuOjE="}, {"name", "ab12cd34"}}}, {"inserted", true}}}};
     } else if (op == "RunJobArtifact") {
       data = {{"project",
                {{"artifactCollectionMembership",
@@ -164,8 +164,8 @@ TEST(WandbRunReporterTest, CreatesRunUsesJobStreamsAndCompletes) {
             json::parse(R"({"lr":{"value":0.5},"model":{"value":{"layers":2}}})"));
   auto lookups = h.Graphql("RunJobArtifact");
   ASSERT_EQ(lookups.size(), 1u);
-  EXPECT_EQ(lookups[0], json::parse(
-                            R"({"entity":"acme","project":"vision","name":"job-train:v3"})"));
+  EXPECT_EQ(lookups[0],
+            json::parse(R"({"entity":"acme","project":"vision","name":"job-train:v3"})"));
   auto uses = h.Graphql("UseJobArtifact");
   ASSERT_EQ(uses.size(), 1u);
   EXPECT_EQ(uses[0]["input"], json::parse(R"({"artifactID":"QXJ0aWZhY3Q6Nw==",
@@ -183,11 +183,11 @@ TEST(WandbRunReporterTest, CreatesRunUsesJobStreamsAndCompletes) {
   outcome.state = "failed";
   EXPECT_TRUE(h.reporter->Finish(outcome, &err));
 
-  EXPECT_EQ(h.Lines("output.log"),
-            (std::vector<std::string>{"2023-11-14T22:13:20.250000Z epoch 1",
-                                      "2023-11-14T22:13:20.250000Z epoch 2",
-                                      "ERROR 2023-11-14T22:13:20.250000Z warning: slow",
-                                      "2023-11-14T22:13:20.250000Z done"}));
+  EXPECT_EQ(
+      h.Lines("output.log"),
+      (std::vector<std::string>{
+          "2023-11-14T22:13:20.250000Z epoch 1", "2023-11-14T22:13:20.250000Z epoch 2",
+          "ERROR 2023-11-14T22:13:20.250000Z warning: slow", "2023-11-14T22:13:20.250000Z done"}));
   auto history = h.Lines("wandb-history.jsonl");
   ASSERT_EQ(history.size(), 2u);
   json row = json::parse(history[1]);
@@ -332,8 +332,8 @@ TEST(WandbRunReporterTest, BatchesUntilTheSizeLimit) {
   std::string err;
   ASSERT_TRUE(h.reporter->Start(h.Start(""), &err));
   for (int i = 0; i < 1000; ++i) {
-    EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "line " + std::to_string(i) + "\n",
-                                   &err));
+    EXPECT_TRUE(
+        h.reporter->Output(OutputStream::kStdout, "line " + std::to_string(i) + "\n", &err));
   }
   EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
   auto streams = h.Streams();
@@ -348,8 +348,8 @@ TEST(WandbRunReporterTest, BatchesUntilTheSizeLimit) {
   Harness s(small);
   ASSERT_TRUE(s.reporter->Start(s.Start(""), &err));
   for (int i = 0; i < 1000; ++i) {
-    EXPECT_TRUE(s.reporter->Output(OutputStream::kStdout, "line " + std::to_string(i) + "\n",
-                                   &err));
+    EXPECT_TRUE(
+        s.reporter->Output(OutputStream::kStdout, "line " + std::to_string(i) + "\n", &err));
   }
   // Past the size limit the sender goes without waiting for the hour to pass.
   for (int i = 0; i < 500 && s.Streams().empty(); ++i) {
