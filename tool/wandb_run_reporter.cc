@@ -29,7 +29,7 @@ constexpr char kUpsertRun[] = R"(mutation UpsertRun($name: String, $project: Str
     $entity: String, $config: JSONString) {
   upsertBucket(input: {name: $name, modelName: $project, entityName: $entity,
       config: $config}) {
-    bucket { id name }
+    bucket { id name historyLineCount logLineCount summaryMetrics }
     inserted
   }
 })";
@@ -209,6 +209,7 @@ class WandbRunReporter : public RunReporter {
                           RequestKind::kUpsertBucket)) {
       return false;
     }
+    Resume(data);
     if (ref.name.empty()) {
       return true;
     }
@@ -218,6 +219,35 @@ class WandbRunReporter : public RunReporter {
               why.c_str());
     }
     return true;
+  }
+
+  /// A run that existed already (a resumed launch) goes on where it stopped: its history and
+  /// output lines are appended after the server's, its summary is kept and updated.
+  void Resume(const std::string& upsert_data) {
+    ordered_json j = ordered_json::parse(upsert_data, nullptr, false);
+    if (!j.is_object() || !j.contains("upsertBucket") || !j["upsertBucket"].is_object()) {
+      return;
+    }
+    const ordered_json& payload = j["upsertBucket"];
+    if (payload.value("inserted", true) || !payload.contains("bucket") ||
+        !payload["bucket"].is_object()) {
+      return;
+    }
+    const ordered_json& bucket = payload["bucket"];
+    auto count = [&bucket](const char* key) {
+      auto it = bucket.find(key);
+      return it != bucket.end() && it->is_number_integer() ? std::max(0, it->get<int>()) : 0;
+    };
+    std::lock_guard<std::mutex> lock(mu_);
+    history_sent_ = count("historyLineCount");
+    output_sent_ = count("logLineCount");
+    auto summary = bucket.find("summaryMetrics");
+    if (summary != bucket.end() && summary->is_string()) {
+      ordered_json previous = ordered_json::parse(summary->get<std::string>(), nullptr, false);
+      if (previous.is_object()) {
+        previous_summary_ = previous;
+      }
+    }
   }
 
   bool UseJob(const JobRef& ref, std::string* err) {
@@ -289,9 +319,12 @@ class WandbRunReporter : public RunReporter {
     output_sent_ += static_cast<int>(batch.output.size());
     history_sent_ += static_cast<int>(batch.history.size());
     if (summary_dirty_) {
-      ordered_json summary = last_history_;
-      for (auto it = summary_.begin(); it != summary_.end(); ++it) {
-        summary[it.key()] = *it;
+      // The resumed run's summary, then the last history values, then explicit summary values.
+      ordered_json summary = previous_summary_;
+      for (const ordered_json* layer : {&last_history_, &summary_}) {
+        for (auto it = layer->begin(); it != layer->end(); ++it) {
+          summary[it.key()] = *it;
+        }
       }
       batch.summary = summary.dump();
       summary_dirty_ = false;
@@ -384,6 +417,7 @@ class WandbRunReporter : public RunReporter {
   size_t pending_bytes_ = 0;
   int output_sent_ = 0, history_sent_ = 0;
   bool summary_dirty_ = false;
+  ordered_json previous_summary_ = ordered_json::object();
   ordered_json summary_ = ordered_json::object();
   ordered_json last_history_ = ordered_json::object();
 };

@@ -29,6 +29,7 @@ HttpResponse Reply(long status, const std::string& body) {
 struct Server {
   std::string fail;  // an operation name, "file_stream", or ""
   bool job_exists = true;
+  bool resumed = false;  // upsertBucket finds the run with 5 history rows and 2 output lines
 
   bool Answer(const HttpRequest& request, HttpResponse* response) {
     if (request.url.find("/file_stream") != std::string::npos) {
@@ -45,8 +46,13 @@ struct Server {
     if (op == "Viewer") {
       data = {{"viewer", {{"id", "u1"}, {"entity", "viewer-team"}}}};
     } else if (op == "UpsertRun") {
-      data = {{"upsertBucket",
-               {{"bucket", {{"id", "UnVuOjE="}, {"name", "ab12cd34"}}}, {"inserted", true}}}};
+      json bucket = {{"id", "UnVuOjE="}, {"name", "ab12cd34"}};
+      if (resumed) {
+        bucket.update({{"historyLineCount", 5},
+                       {"logLineCount", 2},
+                       {"summaryMetrics", R"({"old":1,"loss":9})"}});
+      }
+      data = {{"upsertBucket", {{"bucket", bucket}, {"inserted", !resumed}}}};
     } else if (op == "RunJobArtifact") {
       data = {{"project",
                {{"artifactCollectionMembership",
@@ -209,6 +215,23 @@ TEST(WandbRunReporterTest, CreatesRunUsesJobStreamsAndCompletes) {
   for (const HttpRequest& r : h.Requests()) {
     EXPECT_EQ(r.body.find(kKey), std::string::npos);
   }
+}
+
+TEST(WandbRunReporterTest, AResumedRunContinuesItsFiles) {
+  Harness h;
+  h.server.resumed = true;
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(""), &err));
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "again\n", &err));
+  EXPECT_TRUE(h.reporter->History(R"({"loss":0.1,"_step":5})", &err));
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+  auto streams = h.Streams();
+  ASSERT_EQ(streams.size(), 1u);
+  const json& files = streams[0]["files"];
+  EXPECT_EQ(files["output.log"]["offset"], 2);
+  EXPECT_EQ(files["wandb-history.jsonl"]["offset"], 5);
+  EXPECT_EQ(json::parse(files["wandb-summary.json"]["content"][0].get<std::string>()),
+            json::parse(R"({"old":1,"loss":0.1})"));
 }
 
 TEST(WandbRunReporterTest, EntityDefaultsToTheJobsThenTheViewers) {

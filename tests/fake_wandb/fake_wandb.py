@@ -315,7 +315,12 @@ class FakeWandb:
         run["upserts"] += 1
         if config is not None:
             run["config"] = config
+        files = self.run(run["entity"], run["project"], run["name"])["files"]
+        summary = files.get("wandb-summary.json")
         return {"bucket": {"id": run["id"], "name": run["name"], "displayName": run["name"],
+                           "historyLineCount": len(files.get("wandb-history.jsonl", [])),
+                           "logLineCount": len(files.get("output.log", [])),
+                           "summaryMetrics": summary[-1] if summary else None,
                            "project": {"id": node_id("Project", 1), "name": run["project"],
                                        "entity": {"id": node_id("Entity", 1),
                                                   "name": run["entity"]}}},

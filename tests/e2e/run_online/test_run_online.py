@@ -8,6 +8,8 @@ Cases:
                used by it, output, history and summary (from wandb::Run) reach file_stream, and
                the run completes with exit code 0; the key is printed nowhere
   exec_failed  a program exiting 3: the run completes with exit code 3, exec exits 3
+  resume       the same run ID launched twice: the second attempt's history and output follow
+               the first's on file_stream
   unreachable  a W&B server that does not answer: one warning, the program runs, its code stays
   image        wandb_add_job(... IMAGE 127.0.0.1:<port>/acme/prog:1.0 ...) published to a local
                docker-registry and the local store, then `wandb-job run <job> -c key=value` runs
@@ -166,6 +168,29 @@ def case_exec_failed(ctx):
     exec_online(ctx, 3)
 
 
+def case_resume(ctx):
+    """The same run ID twice (a resumed launch): the second attempt appends to the run."""
+    ctx.require_tool()
+    prog = compile_program(ctx)
+    fake = start_fake()
+    try:
+        env = online_env(ctx, fake, WANDB_ARTIFACTS="")
+        for epochs in (2, 3):
+            ctx.run([ctx.tool, "exec", "-c", "epochs=%d" % epochs, "--", prog], env=env,
+                    timeout=120)
+        run = fake.run("acme", "vision", RUN_ID)
+        h.check_equal(run["upserts"], 2, "upserts of the run")
+        history = [json.loads(line) for line in run["files"]["wandb-history.jsonl"]]
+        h.check_equal([r["epoch"] for r in history], [1, 2, 1, 2, 3], "history of both attempts")
+        out = run["files"]["output.log"]
+        h.check_equal(len([line for line in out if line.endswith(" epoch 1")]), 2,
+                      "output of both attempts: %s" % out)
+        h.check(run["complete"] and run["exitcode"] == 0, "not completed")
+        h.check_equal(run["config"], {"epochs": {"value": 3}}, "the config of the last attempt")
+    finally:
+        fake.stop()
+
+
 def case_unreachable(ctx):
     ctx.require_tool()
     prog = compile_program(ctx)
@@ -270,8 +295,8 @@ def case_image(ctx):
         reg.stop()
 
 
-CASES = {"exec": case_exec, "exec_failed": case_exec_failed, "unreachable": case_unreachable,
-         "image": case_image}
+CASES = {"exec": case_exec, "exec_failed": case_exec_failed, "resume": case_resume,
+         "unreachable": case_unreachable, "image": case_image}
 
 
 def main():
