@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "file_util.h"
@@ -19,6 +20,10 @@ namespace {
 constexpr char kProgramDir[] = "/usr/local/bin";
 constexpr char kProjectLibDir[] = "/usr/local/lib";
 constexpr char kPrivateLibDir[] = "/opt/wandb-job/lib";
+constexpr char kShimPath[] = "/usr/local/bin/wandb-job";
+constexpr char kJobSpecPath[] = "/etc/wandb-job/job.json";
+constexpr char kShimStoreEnv[] = "WANDB_JOB_STORE";
+constexpr char kShimStoreDir[] = "/tmp/wandb-job-store";
 
 // Bounds-checked access to the bytes of an ELF file of the host's byte order.
 template <typename T>
@@ -340,6 +345,28 @@ std::string ImageTag(const std::string& image) {
   return "latest";
 }
 
+// /etc/wandb-job/job.json, what `wandb-job exec --job-spec` reads: the default config and the
+// ARGS template. Keys keep their order, so the same job gives the same bytes.
+bool ShimJobSpec(const BundleImageInput& input, std::string* out, std::string* err) {
+  using nlohmann::ordered_json;
+  ordered_json config = input.config.empty() ? ordered_json::object()
+                                             : ordered_json::parse(input.config, nullptr, false);
+  if (!config.is_object()) {
+    *err = "the default config is not a JSON object";
+    return false;
+  }
+  ordered_json spec;
+  spec["config"] = config;
+  spec["args"] = input.args_template;
+  *out = spec.dump(2) + "\n";
+  return true;
+}
+
+bool HasEnv(const std::vector<std::string>& env, const std::string& name) {
+  return std::any_of(env.begin(), env.end(),
+                     [&](const std::string& e) { return e.rfind(name + "=", 0) == 0; });
+}
+
 }  // namespace
 
 bool StripBuildPaths(const std::string& path, std::string* out, bool* changed, std::string* err) {
@@ -372,18 +399,52 @@ bool BuildBundleImage(const BundleImageInput& input, const std::string& layout_d
     real_binary_dir = binary_dir;
   }
   auto in_project = [&](const SharedLibrary& lib) {
-    return !binary_dir.empty() &&
-           (IsWithin(NormalizePath(lib.path), binary_dir) || IsWithin(lib.real_path, real_binary_dir));
+    return !binary_dir.empty() && (IsWithin(NormalizePath(lib.path), binary_dir) ||
+                                   IsWithin(lib.real_path, real_binary_dir));
   };
 
-  std::vector<TarEntry> system_libs, project_libs, files, program;
+  const bool with_shim = !input.shim_file.empty();
+  std::vector<TarEntry> shim_layer, system_libs, project_libs, files, program;
   std::vector<std::string> lib_dirs;
-  std::string interpreter;
   auto add_dir = [&lib_dirs](const std::string& d) {
     if (std::find(lib_dirs.begin(), lib_dirs.end(), d) == lib_dirs.end()) {
       lib_dirs.push_back(d);
     }
   };
+  // Where a library from outside the project goes; the loader's path for an interpreter.
+  auto system_entry = [&](const SharedLibrary& lib, std::string* interpreter) {
+    TarEntry e;
+    e.source_file = lib.real_path.empty() ? lib.path : lib.real_path;
+    e.mode = 0755;
+    if (!scratch) {
+      e.path = JoinPath(kPrivateLibDir, lib.is_interpreter ? Basename(lib.path) : lib.soname);
+    } else {
+      e.path = NormalizePath(lib.path);
+    }
+    if (lib.is_interpreter && !scratch) {
+      *interpreter = e.path;  // Runs the program explicitly, not the base's loader.
+    }
+    return e;
+  };
+  // The shim's layer depends on the shim alone (not on the target, the build directory or the
+  // commit), so every job and rebuild shares it. The target's layers leave out what it holds.
+  std::set<std::string> in_shim_layer;
+  std::string shim_interpreter;
+  if (with_shim) {
+    for (const SharedLibrary& lib : input.shim_closure) {
+      TarEntry e = system_entry(lib, &shim_interpreter);
+      if (in_shim_layer.insert(e.path).second) {
+        shim_layer.push_back(std::move(e));
+      }
+    }
+    TarEntry shim;
+    if (!ProjectElfEntry(input.shim_file, kShimPath, 0755, &shim, err)) {
+      *err = "preparing the run shim " + input.shim_file + " for the image: " + *err;
+      return false;
+    }
+    shim_layer.push_back(std::move(shim));
+  }
+  std::string interpreter;
   for (const SharedLibrary& lib : input.closure) {
     std::string source = lib.real_path.empty() ? lib.path : lib.real_path;
     if (in_project(lib) && !lib.is_interpreter) {
@@ -394,26 +455,23 @@ bool BuildBundleImage(const BundleImageInput& input, const std::string& layout_d
       project_libs.push_back(std::move(e));
       continue;
     }
-    TarEntry e;
-    e.source_file = source;
-    e.mode = 0755;
-    if (!scratch) {
-      e.path = JoinPath(kPrivateLibDir, lib.is_interpreter ? Basename(lib.path) : lib.soname);
-      if (lib.is_interpreter) {
-        interpreter = e.path;
-      }
-    } else {
-      e.path = NormalizePath(lib.path);
-      if (!lib.is_interpreter) {
-        add_dir(Dirname(e.path));
-      }
+    TarEntry e = system_entry(lib, &interpreter);
+    if (scratch && !lib.is_interpreter) {
+      add_dir(Dirname(e.path));
     }
-    system_libs.push_back(std::move(e));
+    if (in_shim_layer.count(e.path) == 0) {
+      system_libs.push_back(std::move(e));
+    }
+  }
+  for (const SharedLibrary& lib : input.shim_closure) {
+    if (with_shim && scratch && !lib.is_interpreter) {
+      add_dir(Dirname(NormalizePath(lib.path)));
+    }
   }
   if (!project_libs.empty()) {
     lib_dirs.insert(lib_dirs.begin(), kProjectLibDir);
   }
-  if (!scratch && !system_libs.empty()) {
+  if (!scratch && (!system_libs.empty() || shim_layer.size() > 1)) {
     add_dir(kPrivateLibDir);
   }
   if (scratch) {
@@ -434,6 +492,15 @@ bool BuildBundleImage(const BundleImageInput& input, const std::string& layout_d
     return false;
   }
   program.push_back(std::move(exe));
+  if (with_shim) {
+    TarEntry spec;
+    spec.path = kJobSpecPath;
+    if (!ShimJobSpec(input, &spec.contents, err)) {
+      *err = "writing the run shim's job spec: " + *err;
+      return false;
+    }
+    program.push_back(std::move(spec));
+  }
 
   if (!RemoveTree(layout_dir, err) || !InitLayout(layout_dir, err)) {
     return false;
@@ -444,18 +511,25 @@ bool BuildBundleImage(const BundleImageInput& input, const std::string& layout_d
   ImageConfig config;
   config.created = FormatRfc3339(input.created);
   Manifest manifest;
-  const std::pair<std::vector<TarEntry>*, std::string> layers[] = {
-      {&system_libs, "wandb-job: shared libraries"},
-      {&project_libs, "wandb-job: project libraries"},
-      {&files, "wandb-job: files"},
-      {&program, "wandb-job: " + program_name},
+  LayerOptions shim_options = options;
+  shim_options.mtime = 0;
+  const struct {
+    std::vector<TarEntry>* entries;
+    std::string created_by;
+    const LayerOptions* options;
+  } layers[] = {
+      {&shim_layer, "wandb-job: run shim", &shim_options},
+      {&system_libs, "wandb-job: shared libraries", &options},
+      {&project_libs, "wandb-job: project libraries", &options},
+      {&files, "wandb-job: files", &options},
+      {&program, "wandb-job: " + program_name, &options},
   };
-  for (const auto& [entries, created_by] : layers) {
+  for (const auto& [entries, created_by, layer_options] : layers) {
     if (entries->empty()) {
       continue;
     }
     Layer layer;
-    if (!WriteTarLayer(layout_dir, *entries, options, &layer, err)) {
+    if (!WriteTarLayer(layout_dir, *entries, *layer_options, &layer, err)) {
       *err = "writing layer '" + created_by + "': " + *err;
       return false;
     }
@@ -464,12 +538,27 @@ bool BuildBundleImage(const BundleImageInput& input, const std::string& layout_d
     config.history.push_back(created_by);
   }
 
-  if (interpreter.empty()) {
-    config.entrypoint = {program_path};
-  } else {
-    config.entrypoint = {interpreter, program_path};
+  std::vector<std::string> run_program = {program_path};
+  if (!interpreter.empty()) {
+    run_program.insert(run_program.begin(), interpreter);
   }
-  config.cmd = input.args;
+  if (!with_shim) {
+    config.entrypoint = run_program;
+    config.cmd = input.args;
+  } else {
+    // The shim renders ARGS itself, with the launch config (WANDB_CONFIG) over the defaults.
+    if (!shim_interpreter.empty()) {
+      config.entrypoint.push_back(shim_interpreter);
+    }
+    config.entrypoint.insert(config.entrypoint.end(),
+                             {kShimPath, "exec", "--job-spec", kJobSpecPath, "--"});
+    config.entrypoint.insert(config.entrypoint.end(), run_program.begin(), run_program.end());
+    if (run_program.size() > 1) {
+      // ARGS after the program replace the job spec's, so the template follows the loader's
+      // program argument.
+      config.cmd = input.args_template;
+    }
+  }
   config.env.push_back("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin");
   if (!lib_dirs.empty()) {
     std::string path;
@@ -477,6 +566,10 @@ bool BuildBundleImage(const BundleImageInput& input, const std::string& layout_d
       path += (path.empty() ? "" : ":") + d;
     }
     config.env.push_back("LD_LIBRARY_PATH=" + path);
+  }
+  if (with_shim && !HasEnv(input.env, kShimStoreEnv)) {
+    // Offline run records of the shim: somewhere writable for any user.
+    config.env.push_back(std::string(kShimStoreEnv) + "=" + kShimStoreDir);
   }
   config.env.insert(config.env.end(), input.env.begin(), input.env.end());
   config.working_dir = input.working_dir.empty() ? "/" : input.working_dir;
