@@ -36,7 +36,7 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
                   [DOCKERFILE <path>] [BUILD_CONTEXT <dir>] [BASE_IMAGE <ref>]
                   [IMAGE <ref>] [IMAGE_FILES <src>=<dest>...]
                   [IMAGE_ENV <name>=<value>...] [IMAGE_WORKING_DIR <dir>]
-                  [IMAGE_USER <user>[:<group>]] [ALL])
+                  [IMAGE_USER <user>[:<group>]] [IMAGE_SHIM ON|OFF] [ALL])
 
   Declares a job for the executable ``<target>``, which must already exist and must not be
   imported or an alias. Each target can have one job. Relative paths are relative to
@@ -121,6 +121,13 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
     Image jobs only: the user (name or number, and optionally group) the program runs as.
     Default: root.
 
+  ``IMAGE_SHIM ON|OFF``
+    Image jobs only: whether the image runs the program under the run shim, ``wandb-job exec``
+    (``/usr/local/bin/wandb-job`` with its shared libraries, in a layer of its own shared by
+    every job). With it (the default), the image takes the launch config (``WANDB_CONFIG``),
+    renders ``ARGS`` with it and records the run; ``OFF`` makes the program itself the
+    entrypoint, with ``ARGS`` rendered with the default config (``docs/image.md``).
+
   For image jobs the module sets the target property ``BUILD_RPATH_USE_ORIGIN`` to ``ON``
   unless the project set it (or ``CMAKE_BUILD_RPATH_USE_ORIGIN``): the image holds the program
   with its build ``RUNPATH`` removed, but the string table keeps the removed path's length, so
@@ -192,7 +199,7 @@ option(WANDB_JOB_CAPTURE "Declare the capture and publish targets of wandb_add_j
 
 function(wandb_add_job target)
   set(one_value NAME ENTITY PROJECT SOURCE DESCRIPTION CONFIG_FILE CODE_DIR DOCKERFILE
-    BUILD_CONTEXT BASE_IMAGE IMAGE IMAGE_WORKING_DIR IMAGE_USER)
+    BUILD_CONTEXT BASE_IMAGE IMAGE IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM)
   set(multi_value ALIASES ARGS CONFIG LOCKFILES EXCLUDE IMAGE_FILES IMAGE_ENV)
   cmake_parse_arguments(PARSE_ARGV 1 arg "ALL" "${one_value}" "${multi_value}")
   set(fn wandb_add_job)
@@ -413,13 +420,14 @@ function(_wandb_job_check_source fn source)
   endif()
 endfunction()
 
-# IMAGE_FILES, IMAGE_ENV, IMAGE_WORKING_DIR and IMAGE_USER: image jobs only, each well-formed.
+# IMAGE_FILES, IMAGE_ENV, IMAGE_WORKING_DIR, IMAGE_USER and IMAGE_SHIM: image jobs only, each
+# well-formed.
 # Sets `files_var` to a JSON array of [<absolute src>, <dest>] pairs and `sources_var` to the
 # sources.
 # Reads the caller's arg_* variables.
 function(_wandb_job_check_image_settings fn source files_var sources_var)
   if(NOT source STREQUAL "image")
-    foreach(kw IN ITEMS IMAGE_FILES IMAGE_ENV IMAGE_WORKING_DIR IMAGE_USER)
+    foreach(kw IN ITEMS IMAGE_FILES IMAGE_ENV IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM)
       if(DEFINED arg_${kw})
         message(FATAL_ERROR "${fn}: ${kw} applies to image jobs only (IMAGE <ref>, SOURCE "
           "image); drop ${kw} or add IMAGE")
@@ -481,6 +489,9 @@ function(_wandb_job_check_image_settings fn source files_var sources_var)
       NOT arg_IMAGE_USER MATCHES "^[A-Za-z0-9_][A-Za-z0-9_.-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]*)?$")
     message(FATAL_ERROR "${fn}: bad IMAGE_USER '${arg_IMAGE_USER}'; write <user>[:<group>], "
       "names or numbers of [A-Za-z0-9_.-]")
+  endif()
+  if(DEFINED arg_IMAGE_SHIM AND NOT arg_IMAGE_SHIM MATCHES "^(ON|OFF)$")
+    message(FATAL_ERROR "${fn}: IMAGE_SHIM '${arg_IMAGE_SHIM}' must be ON or OFF")
   endif()
   set(${files_var} "${files}" PARENT_SCOPE)
   set(${sources_var} "${sources}" PARENT_SCOPE)
@@ -647,6 +658,11 @@ macro(_wandb_job_spec_json out_var)
     string(JSON _wandb_job_json SET "${_wandb_job_json}" ${_wandb_job_key} "${_wandb_job_value}")
   endforeach()
   string(JSON _wandb_job_json SET "${_wandb_job_json}" image_files "${image_files}")
+  if(arg_IMAGE_SHIM STREQUAL "OFF")
+    string(JSON _wandb_job_json SET "${_wandb_job_json}" image_shim false)
+  else()
+    string(JSON _wandb_job_json SET "${_wandb_job_json}" image_shim true)
+  endif()
 
   get_property(_wandb_job_languages GLOBAL PROPERTY ENABLED_LANGUAGES)
   set(_wandb_job_compiler_id "")

@@ -1,5 +1,6 @@
 # IMAGE without SOURCE makes an image job; a full reference with registry, port, tag and digest,
-# a BASE_IMAGE and every image setting. BUILD_RPATH_USE_ORIGIN is turned on unless set.
+# a BASE_IMAGE and every image setting. BUILD_RPATH_USE_ORIGIN is turned on unless set. The run
+# shim is on unless IMAGE_SHIM OFF.
 string(REPEAT 0123456789abcdef 4 hex)
 file(WRITE ${CMAKE_CURRENT_SOURCE_DIR}/data/vocab.txt "a b c\n")
 wandb_add_job(train IMAGE localhost:5000/ml/train_x:V1.2-rc_3@sha256:${hex} ALIASES latest-x
@@ -9,7 +10,7 @@ wandb_add_job(train IMAGE localhost:5000/ml/train_x:V1.2-rc_3@sha256:${hex} ALIA
   IMAGE_WORKING_DIR /work IMAGE_USER 1000:1000)
 add_executable(eval main.cpp)
 set_target_properties(eval PROPERTIES BUILD_RPATH_USE_ORIGIN OFF)
-wandb_add_job(eval IMAGE eval:1)
+wandb_add_job(eval IMAGE eval:1 IMAGE_SHIM OFF)
 add_executable(plain main.cpp)
 wandb_add_job(plain SOURCE artifact)
 get_target_property(train_origin train BUILD_RPATH_USE_ORIGIN)

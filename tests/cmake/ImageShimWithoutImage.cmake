@@ -1,0 +1,1 @@
+wandb_add_job(train SOURCE artifact IMAGE_SHIM OFF)
