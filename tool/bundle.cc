@@ -548,11 +548,52 @@ ordered_json ArtifactJson(const BundleArtifact& a, const char* files, const char
   return j;
 }
 
+// The run shim of an image job: this helper (`wandb-job exec`) with its runtime closure, unless
+// the job says IMAGE_SHIM OFF ("image_shim": false in its spec) or the helper can't run where the
+// program runs (another ELF class or machine: a cross build), which is a warning.
+bool ResolveImageShim(const BundleOptions& options, const std::string& target_file,
+                      BundleImageInput* image, std::string* err) {
+  std::string text;
+  if (!ReadFile(options.spec_path, &text, err)) {
+    return false;
+  }
+  nlohmann::json spec = nlohmann::json::parse(text, nullptr, false);
+  if (spec.is_object() && spec.contains("image_shim") && spec["image_shim"] == false) {
+    return true;
+  }
+  std::string self;
+  if (!RealPath("/proc/self/exe", &self, err)) {
+    *err = "finding the wandb-job helper for the image's run shim: " + *err;
+    return false;
+  }
+  ElfInfo shim_elf, target_elf;
+  if (!ReadElfInfo(self, &shim_elf, err) || !ReadElfInfo(target_file, &target_elf, err)) {
+    return false;
+  }
+  if (shim_elf.machine != target_elf.machine || shim_elf.is_64bit != target_elf.is_64bit ||
+      shim_elf.little_endian != target_elf.little_endian) {
+    Warning("%s is built for another machine than this wandb-job helper: its image runs it "
+            "without the run shim (wandb-job exec)",
+            target_file.c_str());
+    return true;
+  }
+  if (!ResolveRuntimeClosure(self, ClosureOptions{}, &image->shim_closure, err)) {
+    *err = "resolving the run shim's libraries: " + *err;
+    return false;
+  }
+  image->shim_file = self;
+  return true;
+}
+
 // Builds the OCI image layout into <dir>/image and records its digest in the job's files.
 bool WriteImage(const Capture& c, const BundleOptions& options, const std::string& dir,
                 std::string* err) {
   const JobInputSpec& s = c.spec;
   BundleImageInput image;
+  image.args_template = s.args;
+  if (!ResolveImageShim(options, options.target_file, &image, err)) {
+    return false;
+  }
   image.target = s.target;
   image.target_file = options.target_file;
   image.closure = c.closure;
