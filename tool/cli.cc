@@ -347,39 +347,6 @@ int CmdList(const Args& args) {
   return 0;
 }
 
-// The job a reference names: parts left out match any entity or project, but must leave one.
-bool FindJob(const JobStore& store, const JobRef& ref, StoredCollection* out, std::string* err) {
-  std::vector<StoredCollection> jobs;
-  if (!store.List("job", &jobs, err)) {
-    return false;
-  }
-  std::vector<const StoredCollection*> matches;
-  for (const StoredCollection& c : jobs) {
-    if (c.name == ref.name && (ref.entity.empty() || c.entity == ref.entity) &&
-        (ref.project.empty() || c.project == ref.project)) {
-      matches.push_back(&c);
-    }
-  }
-  if (matches.empty()) {
-    *err = "unknown job '" + ref.name + "'" +
-           (ref.project.empty() ? "" : " in " + (ref.entity.empty() ? "" : ref.entity + "/") +
-                                           ref.project) +
-           "; `wandb-job ls` lists the jobs";
-    return false;
-  }
-  if (matches.size() > 1) {
-    std::string names;
-    for (const StoredCollection* c : matches) {
-      names += (names.empty() ? "" : ", ") + c->entity + "/" + c->project + "/" + c->name;
-    }
-    *err = "job '" + ref.name + "' exists in several projects (" + names +
-           "); name it as ENTITY/PROJECT/NAME";
-    return false;
-  }
-  *out = *matches[0];
-  return true;
-}
-
 int CmdShow(const Args& args) {
   CLI::App app{"Show a job: details, versions (aliases, digest, input and output types, files) "
                "and runs.",

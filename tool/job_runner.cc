@@ -77,36 +77,6 @@ bool RunCommand(const std::vector<std::string>& argv, const std::string& dir, st
   return true;
 }
 
-/// The job a reference names; parts left out match any entity or project, but must leave one.
-bool FindJob(const JobStore& store, const JobRef& ref, StoredCollection* out, std::string* err) {
-  std::vector<StoredCollection> jobs;
-  if (!store.List("job", &jobs, err)) {
-    return false;
-  }
-  std::vector<const StoredCollection*> matches;
-  for (const StoredCollection& c : jobs) {
-    if (c.name == ref.name && (ref.entity.empty() || c.entity == ref.entity) &&
-        (ref.project.empty() || c.project == ref.project)) {
-      matches.push_back(&c);
-    }
-  }
-  if (matches.empty()) {
-    *err = "unknown job " + Quote(ref.name) + "; `wandb-job ls` lists the jobs";
-    return false;
-  }
-  if (matches.size() > 1) {
-    std::vector<std::string> names;
-    for (const StoredCollection* c : matches) {
-      names.push_back(c->entity + "/" + c->project + "/" + c->name);
-    }
-    *err = "job " + Quote(ref.name) + " exists in several projects (" + Join(names, ", ") +
-           "); name it as ENTITY/PROJECT/NAME";
-    return false;
-  }
-  *out = *matches[0];
-  return true;
-}
-
 /// Writes every file of a stored version below `dir`.
 bool MaterialiseVersion(const JobStore& store, const StoredVersion& version,
                         const std::string& dir, std::string* err) {

@@ -372,6 +372,38 @@ bool ParseJobRef(std::string_view text, JobRef* out, std::string* err) {
   return true;
 }
 
+bool FindJob(const JobStore& store, const JobRef& ref, StoredCollection* out, std::string* err) {
+  std::vector<StoredCollection> jobs;
+  if (!store.List("job", &jobs, err)) {
+    return false;
+  }
+  std::vector<const StoredCollection*> matches;
+  for (const StoredCollection& c : jobs) {
+    if (c.name == ref.name && (ref.entity.empty() || c.entity == ref.entity) &&
+        (ref.project.empty() || c.project == ref.project)) {
+      matches.push_back(&c);
+    }
+  }
+  if (matches.empty()) {
+    *err = "unknown job '" + ref.name + "'" +
+           (ref.project.empty() ? "" : " in " + (ref.entity.empty() ? "" : ref.entity + "/") +
+                                           ref.project) +
+           "; `wandb-job ls` lists the jobs";
+    return false;
+  }
+  if (matches.size() > 1) {
+    std::string names;
+    for (const StoredCollection* c : matches) {
+      names += (names.empty() ? "" : ", ") + c->entity + "/" + c->project + "/" + c->name;
+    }
+    *err = "job '" + ref.name + "' exists in several projects (" + names +
+           "); name it as ENTITY/PROJECT/NAME";
+    return false;
+  }
+  *out = *matches[0];
+  return true;
+}
+
 bool SelectVersion(const StoredCollection& job, const std::string& selector,
                    const StoredVersion** out, std::string* err) {
   const StoredVersion* found = nullptr;

@@ -24,6 +24,10 @@ struct JobRef {
 /// NAME, PROJECT/NAME or ENTITY/PROJECT/NAME, optionally followed by ":ALIAS" or ":vN".
 bool ParseJobRef(std::string_view text, JobRef* out, std::string* err);
 
+/// The stored job `ref` names. Parts left out match any entity or project, but must leave exactly
+/// one job; the errors say "unknown job" or list the candidates.
+bool FindJob(const JobStore& store, const JobRef& ref, StoredCollection* out, std::string* err);
+
 /// The version `selector` names: "" or "latest" (the version holding "latest", else the newest),
 /// "vN", or an alias. The error lists the aliases and versions that exist.
 bool SelectVersion(const StoredCollection& job, const std::string& selector,
