@@ -4,14 +4,17 @@
 temporary local store. The pushed image is pulled with skopeo, unpacked with umoci and run with
 runc. Cases:
 
-  module   the job's name, aliases, metadata and tags; the program's output from the image; the
-           same commit in two build directories gives one digest; a changed program re-uploads
-           only its layer and makes a new job version
+  module   the job's name, aliases, metadata and tags; the program's output from the image, run by
+           the shim (wandb-job exec) with the default ARGS, and with ARGS rendered from a
+           WANDB_CONFIG given to the container; the image config (shim entrypoint, empty Cmd,
+           the shim's layer at the bottom); the same commit in two build directories gives one
+           digest; a changed program re-uploads only its layer and makes a new job version; a job
+           with IMAGE_SHIM OFF runs its program directly
   auth     a registry with htpasswd basic auth: no credentials fail with a clear line and publish
            nothing; credentials from $DOCKER_CONFIG/config.json work
   gtest    a project no one here wrote, linking shared libraries of its own: GoogleTest's sources
            from /usr/src/googletest (libgtest-dev) built with BUILD_SHARED_LIBS=ON, its
-           sample1_unittest published as an image job and run from the image
+           sample1_unittest published as an image job and run from the image under the shim
 
 Skips (125) when not root (runc) or when docker-registry, skopeo, umoci, runc or htpasswd is
 missing. Run by ctest as: python3 test_image_jobs.py <wandb-job> <source dir> <build dir> <case>
@@ -54,6 +57,8 @@ std::string Greeting() { return "hello from libgreet"; }
 """
 
 EXPECTED = "hello from libgreet env=hi vocab=a b c --lr 0.01 --epochs 3\n"
+SHIM_ENTRYPOINT = ["/usr/local/bin/wandb-job", "exec", "--job-spec", "/etc/wandb-job/job.json",
+                   "--"]
 
 
 def free_port():
@@ -117,8 +122,9 @@ def inspect(ctx, ref, creds=()):
                              "docker://" + ref).stdout)
 
 
-def run_image(ctx, ref, creds=()):
-    """Pulls `ref` into an OCI layout, unpacks it with umoci and runs it with runc: stdout."""
+def run_image(ctx, ref, creds=(), env=()):
+    """Pulls `ref` into an OCI layout, unpacks it with umoci and runs it with runc, with `env`
+    ("NAME=value" entries) added to the container's environment: stdout."""
     d = ctx.fresh_dir("run")
     layout, bundle = os.path.join(d, "layout"), os.path.join(d, "bundle")
     skopeo(ctx, "copy", "--src-tls-verify=false", *creds, "docker://" + ref,
@@ -127,6 +133,7 @@ def run_image(ctx, ref, creds=()):
     cfg_path = os.path.join(bundle, "config.json")
     cfg = json.loads(h.read_text(cfg_path))
     cfg["process"]["terminal"] = False
+    cfg["process"]["env"] = cfg["process"].get("env", []) + list(env)
     h.write_file(cfg_path, json.dumps(cfg))
     name = "wandb-job-e2e-%d-%d" % (os.getpid(), time.monotonic_ns())
     return ctx.run(["runc", "run", name], cwd=bundle).stdout
@@ -157,12 +164,17 @@ def layer_digests(ctx, ref):
     return inspect(ctx, ref)["Layers"]
 
 
+def image_config(ctx, ref):
+    return json.loads(skopeo(ctx, "inspect", "--tls-verify=false", "--config",
+                             "docker://" + ref).stdout)
+
+
 def layout_digest(bundle):
     index = json.loads(h.read_text(os.path.join(bundle, "image", "index.json")))
     return index["manifests"][0]["digest"]
 
 
-def project(ctx, image, name="acme"):
+def project(ctx, image, name="acme", extra=""):
     cmake = ("cmake_minimum_required(VERSION 3.25)\n"
              "project(%s LANGUAGES CXX)\n"
              "include(\"%s/cmake/WandbJob.cmake\")\n"
@@ -172,7 +184,7 @@ def project(ctx, image, name="acme"):
              "wandb_add_job(train IMAGE %s CONFIG lr=0.01 epochs=3\n"
              "  ARGS --lr {lr} --epochs {epochs}\n"
              "  IMAGE_FILES data/vocab.txt=/opt/acme/vocab.txt IMAGE_ENV GREETING=hi\n"
-             "  IMAGE_WORKING_DIR /opt/acme)\n" % (name, ctx.source_dir, image))
+             "  IMAGE_WORKING_DIR /opt/acme)\n%s" % (name, ctx.source_dir, image, extra))
     files = {"CMakeLists.txt": cmake, "greet.cc": GREET_CC,
              "train.cc": TRAIN_CC.replace("VARIANT", '""'), "data/vocab.txt": "a b c\n"}
     repo = ctx.new_repo(name, files, remote="https://github.com/acme/train.git")
@@ -190,7 +202,14 @@ def case_module(ctx):
 
 def module_flow(ctx, reg):
     image = "%s/acme/train:1.0" % reg.host
-    repo = project(ctx, image)
+    direct = "%s/acme/direct:1.0" % reg.host
+    repo = project(ctx, image, extra=(
+        "add_executable(direct train.cc)\n"
+        "target_link_libraries(direct PRIVATE greet)\n"
+        "wandb_add_job(direct IMAGE %s CONFIG lr=0.01 epochs=3\n"
+        "  ARGS --lr {lr} --epochs {epochs} IMAGE_SHIM OFF\n"
+        "  IMAGE_FILES data/vocab.txt=/opt/acme/vocab.txt IMAGE_ENV GREETING=hi\n"
+        "  IMAGE_WORKING_DIR /opt/acme)\n" % direct))
     store = ctx.path("store")
     env = dict(ctx.env, WANDB_JOB_STORE=store)
     build = os.path.join(ctx.fresh_dir("b"), "build")
@@ -218,6 +237,27 @@ def module_flow(ctx, reg):
     h.check("pushed image %s/acme/train@%s" % (reg.host, digest) in out.stdout + out.stderr,
             "the publish does not say what it pushed:\n" + out.stdout + out.stderr)
     h.check_equal(run_image(ctx, image), EXPECTED, "the program's output from the image")
+    # The shim renders ARGS with the launch config over the defaults.
+    h.check_equal(run_image(ctx, image, env=['WANDB_CONFIG={"lr": 0.5}']),
+                  EXPECTED.replace("--lr 0.01", "--lr 0.5"),
+                  "the output with WANDB_CONFIG in the container")
+    cfg = image_config(ctx, image)
+    h.check_equal(cfg["config"]["Entrypoint"], SHIM_ENTRYPOINT + ["/usr/local/bin/train"],
+                  "Entrypoint")
+    h.check(not cfg["config"].get("Cmd"), "Cmd: %r" % cfg["config"].get("Cmd"))
+    h.check("WANDB_JOB_STORE=/tmp/wandb-job-store" in cfg["config"]["Env"], cfg["config"]["Env"])
+    h.check_equal([e["created_by"] for e in cfg["history"]],
+                  ["wandb-job: run shim", "wandb-job: shared libraries",
+                   "wandb-job: project libraries", "wandb-job: files", "wandb-job: train"],
+                  "layers")
+    # IMAGE_SHIM OFF: the program is the entrypoint, ARGS rendered at build time; the two
+    # images share no shim layer, and the shim's layer is the same in every shim image.
+    direct_cfg = image_config(ctx, direct)
+    h.check_equal(direct_cfg["config"]["Entrypoint"], ["/usr/local/bin/direct"],
+                  "Entrypoint without the shim")
+    h.check_equal(direct_cfg["config"]["Cmd"], ["--lr", "0.01", "--epochs", "3"], "Cmd")
+    h.check_equal(run_image(ctx, direct, env=['WANDB_CONFIG={"lr": 0.5}']), EXPECTED,
+                  "the output without the shim (WANDB_CONFIG is not read)")
 
     # The same commit in a build directory of another path length: the same image.
     other = os.path.join(ctx.fresh_dir("a-much-longer-build-directory-name"), "build")
@@ -241,8 +281,8 @@ def module_flow(ctx, reg):
     out = ctx.build(build, target="job-publish", env=env)
     print("rebuild + publish after a program change: %.1fs" % (time.monotonic() - start))
     text = out.stdout + out.stderr
-    h.check("2 blob(s) uploaded" in text and "3 already there" in text,
-            "expected the program layer and the config uploaded, 3 layers kept:\n" + text)
+    h.check("2 blob(s) uploaded" in text and "4 already there" in text,
+            "expected the program layer and the config uploaded, 4 layers kept:\n" + text)
     after = layer_digests(ctx, image)
     h.check_equal(after[:-1], before[:-1], "unchanged layers")
     h.check(after[-1] != before[-1], "the program layer did not change")
