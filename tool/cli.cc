@@ -22,6 +22,8 @@
 #include "version.h"
 #include "wandb_client.h"
 #include "wandb_credentials.h"
+#include "wandb_jobs_reader.h"
+#include "wandb_sink.h"
 #include "wandb_types.h"
 
 namespace wandb_job {

@@ -1,18 +1,14 @@
-// W&B over its GraphQL API and presigned storage URLs: WandbSink publishes artifact versions the
-// way `wandb job create` does (a hidden run, createArtifact ... commitArtifact), and the readers
-// fill StoredCollection for ls/show. Knows W&B's protocol, retry policy and auth rules; not how
-// bundles or jobs are made.
+// The HTTP side of W&B: one GraphQL client with W&B's retry policy (backoff, Retry-After), the
+// API key only for URLs under the base URL, and W&B's error messages. Knows nothing of
+// artifacts, jobs or runs: wandb_sink, wandb_jobs_reader and wandb_run_reporter build on it.
 #pragma once
 
 #include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include "http.h"
-#include "job_store.h"
-#include "publish.h"
 
 namespace wandb_job {
 
@@ -64,13 +60,6 @@ struct WandbClientOptions {
   ProgressMode progress = ProgressMode::kAuto;
 };
 
-/// Upload counters, for the summary and for tests.
-struct UploadStats {
-  int files_uploaded = 0;
-  int files_skipped = 0;  // the server already had the content (null uploadUrl)
-  uint64_t bytes_uploaded = 0;
-};
-
 /// The HTTP side: retries, auth only for URLs under the base URL, GraphQL envelopes.
 class WandbClient {
  public:
@@ -102,64 +91,5 @@ class WandbClient {
   WandbClientOptions options_;
   std::unique_ptr<HttpTransport> transport_;
 };
-
-/// ArtifactSink over W&B. The first Publish() for an entity/project creates a hidden run
-/// (upsertBucket, jobType "cli_create_job") that owns the versions; Finish() marks it complete
-/// over file_stream and deletes it (not its artifacts), as `wandb job create` does.
-class WandbSink : public ArtifactSink {
- public:
-  explicit WandbSink(WandbClient* client) : client_(client) {}
-  ~WandbSink() override;
-
-  std::string Destination() const override;
-  bool DefaultEntity(std::string* entity, std::string* err) override;
-  bool Publish(const ArtifactUpload& upload, PublishedArtifact* out, std::string* err) override;
-  bool FindExisting(const ArtifactUpload& upload, PublishedArtifact* out, bool* found,
-                    std::string* err) override;
-
-  /// Completes and deletes the hidden runs. Safe to call more than once.
-  bool Finish(std::string* err);
-
-  const UploadStats& stats() const { return stats_; }
-
- private:
-  struct Run {
-    std::string name;        // run ID
-    std::string storage_id;  // bucket.id, for deleteRun
-    std::string entity, project;
-  };
-  bool EnsureRun(const std::string& entity, const std::string& project, Run** out,
-                 std::string* err);
-
-  WandbClient* client_;
-  std::string default_entity_;
-  std::vector<Run> runs_;
-  UploadStats stats_;
-};
-
-/// What `ls` and `show` read on W&B.
-struct WandbReadTarget {
-  bool use = false;  // false: read the local store
-  std::unique_ptr<WandbClient> client;
-  std::string entity, project;
-};
-
-/// Decides whether `ls`/`show` read W&B: with `force` (--wandb), or when a key is found,
-/// WANDB_MODE is online and no local store was named. Then the entity is `entity` (from the
-/// command line), else $WANDB_ENTITY, else the viewer's default; the project is `project`, else
-/// $WANDB_PROJECT, and must be known.
-bool OpenWandbReader(bool force, bool local_store_named, const std::string& entity,
-                     const std::string& project, WandbReadTarget* out, std::string* err);
-
-/// Every job collection of entity/project on W&B (project.artifactType("job")), with versions
-/// and aliases (no manifests); sorted by name.
-bool ListWandbJobs(WandbClient* client, const std::string& entity, const std::string& project,
-                   std::vector<StoredCollection>* out, std::string* err);
-/// One job collection; "unknown job ..." when absent.
-bool GetWandbJob(WandbClient* client, const std::string& entity, const std::string& project,
-                 const std::string& name, StoredCollection* out, std::string* err);
-/// The bytes of one file of a version (downloaded from the server), checked against its digest.
-bool ReadWandbFile(WandbClient* client, const StoredVersion& version, const std::string& path,
-                   std::string* contents, std::string* err);
 
 }  // namespace wandb_job

@@ -1,0 +1,264 @@
+#include "wandb_jobs_reader.h"
+
+#include <algorithm>
+#include <nlohmann/json.hpp>
+#include <utility>
+
+#include "file_util.h"
+#include "hash.h"
+#include "wandb_credentials.h"
+#include "wandb_graphql.h"
+
+namespace wandb_job {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr char kCollectionNames[] = R"(query JobCollections($entity: String!, $project: String!,
+    $cursor: String) {
+  project(name: $project, entityName: $entity) {
+    artifactType(name: "job") {
+      artifactCollections(first: 100, after: $cursor) {
+        pageInfo { hasNextPage endCursor }
+        edges { node { name } }
+      }
+    }
+  }
+})";
+
+constexpr char kCollection[] = R"(query Collection($entity: String!, $project: String!,
+    $type: String!, $name: String!, $cursor: String, $withManifest: Boolean!) {
+  project(name: $project, entityName: $entity) {
+    artifactType(name: $type) {
+      artifactCollection(name: $name) {
+        name
+        createdAt
+        artifacts(first: 100, after: $cursor) {
+          pageInfo { hasNextPage endCursor }
+          edges {
+            node {
+              id
+              digest
+              state
+              versionIndex
+              createdAt
+              description
+              metadata
+              aliases { alias artifactCollectionName }
+              currentManifest @include(if: $withManifest) { file { directUrl } }
+            }
+          }
+        }
+      }
+    }
+  }
+})";
+
+constexpr char kArtifactFile[] = R"(query ArtifactFile($id: ID!, $names: [String!]) {
+  artifact(id: $id) {
+    files(names: $names, first: 1) {
+      edges { node { name directUrl } }
+    }
+  }
+})";
+
+bool Download(WandbClient* client, const std::string& url, const std::string& what,
+              std::string* contents, std::string* err) {
+  HttpRequest request;
+  request.url = url;
+  request.follow_redirects = true;
+  HttpResponse response;
+  if (!client->Send(nullptr, request, RequestKind::kDownload, what, &response, err)) {
+    return false;
+  }
+  *contents = std::move(response.body);
+  return true;
+}
+
+}  // namespace
+
+bool FetchWandbCollection(WandbClient* client, const std::string& entity,
+                          const std::string& project, const std::string& type,
+                          const std::string& name, bool with_manifests, StoredCollection* out,
+                          bool* found, std::string* err) {
+  StoredCollection c;
+  c.entity = entity;
+  c.project = project;
+  c.type = type;
+  c.name = name;
+  *found = false;
+  json cursor = nullptr;
+  while (true) {
+    json vars = {{"entity", entity}, {"project", project},   {"type", type},
+                 {"name", name},     {"cursor", cursor},     {"withManifest", with_manifests}};
+    json data;
+    if (!GraphqlJson(client, "Collection", kCollection, vars, &data, err)) {
+      return false;
+    }
+    const json& coll = Member(Member(Member(data, "project"), "artifactType"),
+                              "artifactCollection");
+    if (!coll.is_object()) {
+      *out = std::move(c);
+      return true;
+    }
+    c.created_at = Str(coll, "createdAt");
+    const json& conn = Member(coll, "artifacts");
+    for (const json& edge : Member(conn, "edges")) {
+      const json& node = Member(edge, "node");
+      if (Str(node, "state") != "COMMITTED" || IntOr(node, "versionIndex", -1) < 0) {
+        continue;
+      }
+      StoredVersion v;
+      v.id = Str(node, "id");
+      v.index = IntOr(node, "versionIndex", 0);
+      v.digest = Str(node, "digest");
+      v.aliases = AliasList(Member(node, "aliases"), name);
+      v.created_at = Str(node, "createdAt");
+      v.description = Str(node, "description");
+      v.metadata = Str(node, "metadata");
+      std::string url = Str(Member(Member(node, "currentManifest"), "file"), "directUrl");
+      if (with_manifests && !url.empty()) {
+        std::string text;
+        if (!Download(client, url, "downloading the manifest of " + name + ":v" +
+                                       std::to_string(v.index), &text, err) ||
+            !ArtifactManifest::FromJson(text, &v.manifest, err)) {
+          return false;
+        }
+      }
+      c.versions.push_back(std::move(v));
+    }
+    const json& page = Member(conn, "pageInfo");
+    if (!Member(page, "hasNextPage").is_boolean() || !Member(page, "hasNextPage").get<bool>()) {
+      break;
+    }
+    cursor = Str(page, "endCursor");
+  }
+  std::sort(c.versions.begin(), c.versions.end(),
+            [](const StoredVersion& a, const StoredVersion& b) { return a.index < b.index; });
+  *found = !c.versions.empty();
+  *out = std::move(c);
+  return true;
+}
+
+bool ListWandbJobs(WandbClient* client, const std::string& entity, const std::string& project,
+                   std::vector<StoredCollection>* out, std::string* err) {
+  std::vector<std::string> names;
+  json cursor = nullptr;
+  while (true) {
+    json data;
+    if (!GraphqlJson(client, "JobCollections", kCollectionNames,
+                     {{"entity", entity}, {"project", project}, {"cursor", cursor}}, &data,
+                     err)) {
+      return false;
+    }
+    const json& conn = Member(Member(Member(data, "project"), "artifactType"),
+                              "artifactCollections");
+    for (const json& edge : Member(conn, "edges")) {
+      std::string name = Str(Member(edge, "node"), "name");
+      if (!name.empty()) {
+        names.push_back(name);
+      }
+    }
+    const json& page = Member(conn, "pageInfo");
+    if (!Member(page, "hasNextPage").is_boolean() || !Member(page, "hasNextPage").get<bool>()) {
+      break;
+    }
+    cursor = Str(page, "endCursor");
+  }
+  std::sort(names.begin(), names.end());
+  std::vector<StoredCollection> jobs;
+  for (const std::string& name : names) {
+    StoredCollection c;
+    bool found = false;
+    if (!FetchWandbCollection(client, entity, project, "job", name, false, &c, &found,
+                              err)) {
+      return false;
+    }
+    if (found) {
+      jobs.push_back(std::move(c));
+    }
+  }
+  *out = std::move(jobs);
+  return true;
+}
+
+bool GetWandbJob(WandbClient* client, const std::string& entity, const std::string& project,
+                 const std::string& name, StoredCollection* out, std::string* err) {
+  bool found = false;
+  if (!FetchWandbCollection(client, entity, project, "job", name, true, out, &found, err)) {
+    return false;
+  }
+  if (!found) {
+    *err = "unknown job '" + name + "' in " + entity + "/" + project + " on " +
+           client->options().base_url + "; `wandb-job ls` lists the jobs";
+    return false;
+  }
+  return true;
+}
+
+bool OpenWandbReader(bool force, bool local_store_named, const std::string& entity,
+                     const std::string& project, WandbReadTarget* out, std::string* err) {
+  WandbCredentials creds;
+  if (!LoadWandbCredentials(&creds, err)) {
+    return false;
+  }
+  if (force && !creds.UseWandb()) {
+    *err = creds.mode != WandbMode::kOnline
+               ? "--wandb: WANDB_MODE is not online"
+               : "--wandb: no W&B API key found (WANDB_API_KEY or a netrc entry for " +
+                     NetrcMachine(creds.base_url) + ")";
+    return false;
+  }
+  out->use = force || (!local_store_named && creds.UseWandb());
+  if (!out->use) {
+    return true;
+  }
+  WandbClientOptions options;
+  options.base_url = creds.base_url;
+  options.api_key = creds.api_key;
+  out->client = std::make_unique<WandbClient>(std::move(options));
+  out->entity = !entity.empty() ? entity : GetEnv("WANDB_ENTITY");
+  out->project = !project.empty() ? project : GetEnv("WANDB_PROJECT");
+  if (out->project.empty()) {
+    *err = "reading jobs from W&B (" + creds.base_url + ") needs a project: --project, "
+           "PROJECT/NAME or WANDB_PROJECT (--store reads the local store)";
+    return false;
+  }
+  if (out->entity.empty() && !out->client->ViewerEntity(&out->entity, err)) {
+    *err = "finding the default entity: " + *err;
+    return false;
+  }
+  return true;
+}
+
+bool ReadWandbFile(WandbClient* client, const StoredVersion& version, const std::string& path,
+                   std::string* contents, std::string* err) {
+  json data;
+  if (!GraphqlJson(client, "ArtifactFile", kArtifactFile,
+                   {{"id", version.id}, {"names", json::array({path})}}, &data, err)) {
+    return false;
+  }
+  const json& edges = Member(Member(Member(data, "artifact"), "files"), "edges");
+  std::string url;
+  for (const json& edge : edges) {
+    if (Str(Member(edge, "node"), "name") == path) {
+      url = Str(Member(edge, "node"), "directUrl");
+    }
+  }
+  if (url.empty()) {
+    *err = "v" + std::to_string(version.index) + " has no file " + path;
+    return false;
+  }
+  if (!Download(client, url, "downloading " + path, contents, err)) {
+    return false;
+  }
+  const ManifestEntry* e = version.manifest.Find(path);
+  if (e != nullptr && Md5Base64(*contents) != e->digest) {
+    *err = "downloading " + path + ": the content does not match its manifest digest";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace wandb_job
