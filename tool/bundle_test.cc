@@ -226,8 +226,22 @@ TEST_F(BundleTest, ImageJob) {
   EXPECT_EQ(config["config"]["WorkingDir"], "/work");
   EXPECT_EQ(config["config"]["User"], "1000:1000");
   EXPECT_EQ(config["config"]["Env"].back(), "OMP_NUM_THREADS=4");
-  EXPECT_EQ(config["config"]["Cmd"], (std::vector<std::string>{"--lr", "0.01"}));
+  // The run shim (this helper) is the entrypoint and renders ARGS from the image's job.json.
+  EXPECT_EQ(config["config"]["Entrypoint"][0], "/usr/local/bin/wandb-job");
+  EXPECT_FALSE(config["config"].contains("Cmd"));
   EXPECT_TRUE(IsDirectory(build_ + "/wandb-jobs/.layers")) << "layer cache";
+  spec_["image_shim"] = false;  // IMAGE_SHIM OFF: the program with ARGS rendered as Cmd.
+  ASSERT_TRUE(Capture(dir_.Join("noshim"), &err)) << err;
+  nlohmann::json noshim_index = nlohmann::json::parse(Read(dir_.Join("noshim/image/index.json")));
+  std::string noshim_digest = noshim_index["manifests"][0]["digest"];
+  manifest = nlohmann::json::parse(
+      Read(dir_.Join("noshim/image/blobs/sha256/") + noshim_digest.substr(7)));
+  config_digest = manifest["config"]["digest"];
+  config = nlohmann::json::parse(
+      Read(dir_.Join("noshim/image/blobs/sha256/") + config_digest.substr(7)));
+  EXPECT_EQ(config["config"]["Entrypoint"], (std::vector<std::string>{"/usr/local/bin/train"}));
+  EXPECT_EQ(config["config"]["Cmd"], (std::vector<std::string>{"--lr", "0.01"}));
+  spec_.erase("image_shim");
 
   nlohmann::json job = nlohmann::json::parse(Read(out + "/job/wandb-job.json"));
   EXPECT_EQ(job["source"]["image"], "127.0.0.1:5000/acme/train:1.0");

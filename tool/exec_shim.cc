@@ -650,6 +650,8 @@ bool PlanExec(const ExecOptions& options, ExecPlan* out, std::string* err) {
   out->entity = GetEnv("WANDB_ENTITY");
   out->project = GetEnv("WANDB_PROJECT");
   out->job = options.job;
+  out->metrics_file = GetEnv(kMetricsFileEnv);
+  out->metrics_inherited = !out->metrics_file.empty();
   if (out->job.empty() && !JobFromLaunchArtifacts(GetEnv("WANDB_ARTIFACTS"), &out->job, err)) {
     return false;
   }
@@ -679,8 +681,10 @@ bool RunProgram(const ExecPlan& plan, RunReporter* reporter, RunOutcome* outcome
   if (!WriteFileAtomic(config_file, ordered_json::parse(plan.config).dump(2) + "\n", err)) {
     return false;
   }
-  int metrics_fd = open(metrics_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (metrics_fd < 0 || fchmod(metrics_fd, 0666) != 0) {
+  int metrics_fd = open(metrics_file.c_str(),
+                        O_WRONLY | O_CREAT | O_CLOEXEC | (plan.metrics_inherited ? 0 : O_TRUNC),
+                        0666);
+  if (metrics_fd < 0 || (!plan.metrics_inherited && fchmod(metrics_fd, 0666) != 0)) {
     *err = "creating " + metrics_file + ": " + strerror(errno);
     if (metrics_fd >= 0) {
       close(metrics_fd);

@@ -85,6 +85,10 @@ struct ExecPlan {
   /// temporary directory. Given, it is created (mode 0666) or emptied before the program
   /// starts, e.g. to bind-mount it into a container.
   std::string metrics_file;
+  /// metrics_file came from our own environment: a shim runs under another shim (the image's
+  /// entrypoint under `wandb-job run`), so the program writes where the outer shim reads, and
+  /// the file is not emptied.
+  bool metrics_inherited = false;
 };
 
 /// Where runs are reported, from WANDB_MODE and WANDB_API_KEY: disabled (WANDB_MODE=disabled),

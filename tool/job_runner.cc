@@ -477,6 +477,7 @@ RunJobStatus RunImageJob(std::unique_ptr<JobStore>* store, const StoredCollectio
   plan.project = job.project;
   plan.job = job_ref;
   plan.metrics_file = metrics;
+  plan.metrics_inherited = false;  // Ours, bind-mounted for the shim inside the image.
   std::unique_ptr<RunReporter> reporter;
   if (!OpenRunReporter(ReportTarget::kStore, options.store_root, store, &reporter, err)) {
     return RunJobStatus::kError;

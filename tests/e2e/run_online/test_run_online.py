@@ -276,9 +276,8 @@ def case_image(ctx):
         text = proc.stdout + proc.stderr
         h.check_equal(proc.returncode, 0, "wandb-job run of the image job:\n" + text)
         h.check("lr=0.75 epochs=2\n" in proc.stdout, "the override in the output:\n" + text)
-        # The image's Cmd holds ARGS rendered with the defaults; the override arrives in
-        # WANDB_CONFIG, which wins over argv in wandb::Config (as with the launch agent).
-        h.check("argv: --lr 0.1 --epochs 2\n" in proc.stdout, "the image's Cmd:\n" + text)
+        # The image's entrypoint is the shim, which renders ARGS again with the override.
+        h.check("argv: --lr 0.75 --epochs 2\n" in proc.stdout, "ARGS re-rendered:\n" + text)
         h.check("run=imgrun01\n" in proc.stdout, "WANDB_RUN_ID in the container:\n" + text)
         h.check("epoch 2\n" in proc.stdout, "the program's output:\n" + text)
         runs = os.path.join(store, "entities", "local", "projects", "acme", "runs", "imgrun01")
