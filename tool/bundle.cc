@@ -551,14 +551,9 @@ ordered_json ArtifactJson(const BundleArtifact& a, const char* files, const char
 // The run shim of an image job: this helper (`wandb-job exec`) with its runtime closure, unless
 // the job says IMAGE_SHIM OFF ("image_shim": false in its spec) or the helper can't run where the
 // program runs (another ELF class or machine: a cross build), which is a warning.
-bool ResolveImageShim(const BundleOptions& options, const std::string& target_file,
+bool ResolveImageShim(const JobInputSpec& spec, const std::string& target_file,
                       BundleImageInput* image, std::string* err) {
-  std::string text;
-  if (!ReadFile(options.spec_path, &text, err)) {
-    return false;
-  }
-  nlohmann::json spec = nlohmann::json::parse(text, nullptr, false);
-  if (spec.is_object() && spec.contains("image_shim") && spec["image_shim"] == false) {
+  if (!spec.image_shim) {
     return true;
   }
   std::string self;
@@ -591,7 +586,7 @@ bool WriteImage(const Capture& c, const BundleOptions& options, const std::strin
   const JobInputSpec& s = c.spec;
   BundleImageInput image;
   image.args_template = s.args;
-  if (!ResolveImageShim(options, options.target_file, &image, err)) {
+  if (!ResolveImageShim(s, options.target_file, &image, err)) {
     return false;
   }
   image.target = s.target;

@@ -108,6 +108,7 @@ bool JobInputSpec::FromJson(std::string_view text, JobInputSpec* out, std::strin
   s.image_env = GetStrings(j, "image_env");
   s.image_working_dir = GetString(j, "image_working_dir");
   s.image_user = GetString(j, "image_user");
+  s.image_shim = !(j.contains("image_shim") && j["image_shim"] == false);
   const nlohmann::json cmake = j.value("cmake", nlohmann::json::object());
   s.source_dir = GetString(cmake, "source_dir");
   s.binary_dir = GetString(cmake, "binary_dir");

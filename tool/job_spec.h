@@ -28,6 +28,7 @@ struct JobInputSpec {
   std::vector<std::pair<std::string, std::string>> image_files;
   std::vector<std::string> image_env;
   std::string image_working_dir, image_user;
+  bool image_shim = true;  // IMAGE_SHIM: the image's entrypoint is `wandb-job exec`
   // From CMake.
   std::string source_dir;         // CMAKE_SOURCE_DIR
   std::string binary_dir;         // CMAKE_BINARY_DIR
