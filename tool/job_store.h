@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "publish.h"
+#include "run_store.h"
 
 namespace wandb_job {
 
@@ -22,27 +23,6 @@ std::string DefaultStoreRoot();
 std::string StoreArtifactId(const std::string& entity, const std::string& project,
                             const std::string& type, const std::string& name,
                             const std::string& digest);
-
-/// One run of a job version, recorded by `wandb-job exec` when it reports to the local store.
-/// States as W&B names them: running, finished, failed, killed, crashed.
-struct RunRecord {
-  RunRecord() = default;
-  RunRecord(std::string run_id, std::string run_name, std::string run_state, std::string created,
-            int version)
-      : id(std::move(run_id)), name(std::move(run_name)), state(std::move(run_state)),
-        created_at(std::move(created)), version_index(version) {}
-
-  std::string id, name, state, created_at;
-  int version_index = -1;  // of the job the run used; -1 when unknown
-  std::string entity, project;  // where the run lives
-  std::string job;              // the job collection name the run used, "" for none
-  std::string finished_at;      // RFC 3339 UTC, "" while running
-  std::string config;           // JSON object text, "" for none
-  std::string summary;          // JSON object text, "" for none
-  bool has_exit_code = false;
-  int exit_code = 0;
-  int history_rows = 0;  // rows in history.jsonl
-};
 
 struct StoredVersion {
   std::string id;
@@ -98,6 +78,7 @@ class JobStore : public ArtifactSink {
   bool FindArtifactById(const std::string& id, StoredCollection* collection, int* version_index,
                         std::string* err) const;
 
+  // Run records, defined in run_store.cc.
   /// Runs are stored per project: entities/<e>/projects/<p>/runs/<id>/run.json, beside the
   /// run's output.log and history.jsonl. RunDir() creates the directory and returns its path.
   bool RunDir(const std::string& entity, const std::string& project, const std::string& id,
@@ -111,6 +92,7 @@ class JobStore : public ArtifactSink {
   bool ListRuns(const std::string& entity, const std::string& project, const std::string& job,
                 std::vector<RunRecord>* out, std::string* err) const;
 
+  // Defined in store_verify.cc.
   /// Re-hashes every blob and checks every version's files exist; one line per problem.
   bool Verify(std::vector<std::string>* problems, std::string* err) const;
 
