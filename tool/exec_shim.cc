@@ -35,15 +35,6 @@ using ordered_json = nlohmann::ordered_json;
 
 constexpr int kForwardedSignals[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
-std::string NowRfc3339() {
-  time_t now = time(nullptr);
-  struct tm tm_utc;
-  gmtime_r(&now, &tm_utc);
-  char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
-  return buf;
-}
-
 bool ParseObject(const std::string& text, const std::string& what, ordered_json* out,
                  std::string* err) {
   *out = ordered_json::parse(text, nullptr, false);

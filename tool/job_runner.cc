@@ -390,6 +390,24 @@ bool PrepareRuntimeConfig(const std::string& path,
   return WriteFileAtomic(path, config.dump(2) + "\n", err);
 }
 
+// The last step of every source type: the program under the shim, its run in the store.
+RunJobStatus RunUnderShim(const ExecPlan& plan, const RunJobOptions& options,
+                          std::unique_ptr<JobStore>* store, const std::string& run_id,
+                          int* exit_code, std::string* err) {
+  std::unique_ptr<RunReporter> reporter;
+  if (!OpenRunReporter(ReportTarget::kStore, options.store_root, store, &reporter, err)) {
+    return RunJobStatus::kError;
+  }
+  Info("run %s: %s", run_id.c_str(), plan.config.c_str());
+  RunOutcome outcome;
+  if (!RunProgram(plan, reporter.get(), &outcome, err)) {
+    return RunJobStatus::kError;
+  }
+  Info("run %s %s (exit code %d)", run_id.c_str(), outcome.state.c_str(), outcome.exit_code);
+  *exit_code = outcome.exit_code;
+  return RunJobStatus::kRan;
+}
+
 /// An image job: the pinned image from the job's metadata is copied from its registry with
 /// skopeo, unpacked with umoci and run with runc under the shim, its Entrypoint and Cmd as built
 /// (the ARGS rendered with the defaults), the launch config in WANDB_CONFIG as the agent gives it.
@@ -478,18 +496,7 @@ RunJobStatus RunImageJob(std::unique_ptr<JobStore>* store, const StoredCollectio
   plan.job = job_ref;
   plan.metrics_file = metrics;
   plan.metrics_inherited = false;  // Ours, bind-mounted for the shim inside the image.
-  std::unique_ptr<RunReporter> reporter;
-  if (!OpenRunReporter(ReportTarget::kStore, options.store_root, store, &reporter, err)) {
-    return RunJobStatus::kError;
-  }
-  Info("run %s: %s", run_id.c_str(), plan.config.c_str());
-  RunOutcome outcome;
-  if (!RunProgram(plan, reporter.get(), &outcome, err)) {
-    return RunJobStatus::kError;
-  }
-  Info("run %s %s (exit code %d)", run_id.c_str(), outcome.state.c_str(), outcome.exit_code);
-  *exit_code = outcome.exit_code;
-  return RunJobStatus::kRan;
+  return RunUnderShim(plan, options, store, run_id, exit_code, err);
 }
 
 }  // namespace
@@ -685,18 +692,7 @@ RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* e
     return RunJobStatus::kError;
   }
   plan.workdir = src;
-  std::unique_ptr<RunReporter> reporter;
-  if (!OpenRunReporter(ReportTarget::kStore, options.store_root, &store, &reporter, err)) {
-    return RunJobStatus::kError;
-  }
-  Info("run %s: %s", run_id.c_str(), plan.config.c_str());
-  RunOutcome outcome;
-  if (!RunProgram(plan, reporter.get(), &outcome, err)) {
-    return RunJobStatus::kError;
-  }
-  Info("run %s %s (exit code %d)", run_id.c_str(), outcome.state.c_str(), outcome.exit_code);
-  *exit_code = outcome.exit_code;
-  return RunJobStatus::kRan;
+  return RunUnderShim(plan, options, &store, run_id, exit_code, err);
 }
 
 }  // namespace wandb_job

@@ -27,15 +27,6 @@ using ordered_json = nlohmann::ordered_json;
 constexpr char kStoreFormat[] = "wandb-job-store/1";
 constexpr size_t kChunkSize = 1 << 16;
 
-std::string NowRfc3339() {
-  time_t now = time(nullptr);
-  struct tm tm_utc;
-  gmtime_r(&now, &tm_utc);
-  char buf[32];
-  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
-  return buf;
-}
-
 /// An exclusive flock() on a file, released on destruction (or when the process dies).
 class FileLock {
  public:
@@ -136,6 +127,15 @@ bool StoreBlob(const std::string& root, const ArtifactUpload& upload, const Mani
 }
 
 }  // namespace
+
+std::string NowRfc3339() {
+  time_t now = time(nullptr);
+  struct tm tm_utc;
+  gmtime_r(&now, &tm_utc);
+  char buf[32];
+  strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm_utc);
+  return buf;
+}
 
 std::string DefaultStoreRoot() {
   std::string env = GetEnv("WANDB_JOB_STORE");

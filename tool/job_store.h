@@ -14,6 +14,9 @@
 
 namespace wandb_job {
 
+/// The current UTC time in RFC 3339 (2026-01-02T03:04:05Z): the store's timestamps.
+std::string NowRfc3339();
+
 /// $WANDB_JOB_STORE, else $XDG_DATA_HOME/wandb-job/store, else ~/.local/share/wandb-job/store.
 std::string DefaultStoreRoot();
 
