@@ -385,7 +385,56 @@ def case_gtest(ctx):
         reg.stop()
 
 
+EXAMPLE_TOP = """cmake_minimum_required(VERSION 3.25)
+project(wandb-job-examples LANGUAGES CXX)
+set(CMAKE_CXX_STANDARD 17)
+find_package(nlohmann_json 3.9 REQUIRED)
+add_library(wandb_job_api INTERFACE)
+target_include_directories(wandb_job_api INTERFACE ${CMAKE_CURRENT_SOURCE_DIR}/include)
+target_link_libraries(wandb_job_api INTERFACE nlohmann_json::nlohmann_json)
+add_library(wandb_job_examples_warnings INTERFACE)
+include(${CMAKE_CURRENT_SOURCE_DIR}/cmake/WandbJob.cmake)
+add_subdirectory(examples/trainer)
+"""
+
+
+def case_example(ctx):
+    """This repository's trainer example as an image job: pushed, run by runc with the job's
+    arguments, and run again with a launch override that the shim applies."""
+    require_runtime(ctx)
+    reg = Registry(ctx, "registry")
+    try:
+        image = "%s/examples/trainer:1.0" % reg.host
+        repo = ctx.new_repo("example", {"CMakeLists.txt": EXAMPLE_TOP}, commit=False)
+        for part in ("examples", "include", "cmake", "templates"):
+            shutil.copytree(os.path.join(ctx.source_dir, part), os.path.join(repo.path, part))
+        # The examples' own call, turned into an image job.
+        trainer = os.path.join(repo.path, "examples", "trainer", "CMakeLists.txt")
+        text = h.read_text(trainer)
+        h.check("  NAME trainer\n" in text, "the trainer example's wandb_add_job changed")
+        h.write_file(trainer,
+                     text.replace("  NAME trainer\n", "  NAME trainer\n  IMAGE %s\n" % image))
+        repo.commit("the trainer example as an image job")
+        store = ctx.path("store")
+        env = dict(ctx.env, WANDB_JOB_STORE=store)
+        build = os.path.join(ctx.fresh_dir("b"), "build")
+        configure_and_publish(ctx, repo.path, build, env=env)
+        aliases, versions = store_job(ctx, store, "wandb-job-examples", "trainer")
+        h.check_equal(sorted(aliases), ["1.0", "latest"], "aliases")
+        h.check_equal(versions[0]["metadata"]["image_digest"], inspect(ctx, image)["Digest"],
+                      "pinned digest")
+        out = run_image(ctx, image)
+        h.check('"epochs":20' in out and "epoch 20/20 loss=" in out and "final_loss=" in out,
+                "the trainer with the job's default arguments:\n" + out)
+        out = run_image(ctx, image, env=['WANDB_CONFIG={"epochs": 3, "lr": 0.1}'])
+        h.check('"epochs":3' in out and '"lr":0.1' in out and "epoch 3/3 loss=" in out and
+                "epoch 4/" not in out, "the trainer with a launch override:\n" + out)
+    finally:
+        reg.stop()
+
+
 if __name__ == "__main__":
-    all_cases = {"module": case_module, "auth": case_auth, "gtest": case_gtest}
+    all_cases = {"module": case_module, "auth": case_auth, "gtest": case_gtest,
+                 "example": case_example}
     picked = sys.argv[4:] or sorted(all_cases)
     h.main("image-jobs", [(c, all_cases[c]) for c in picked])
