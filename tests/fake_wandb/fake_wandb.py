@@ -681,12 +681,18 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def parse_request(self):
+        # One handler serves every request of a keep-alive connection: forget the last body.
+        # (Keying the cache on id(self.headers) broke when a new headers object reused the id of
+        # the previous one: the new body went unread and was parsed as the next request line.)
+        self._body = None
+        return super().parse_request()
+
     def read_body(self):
         """The request body, read once."""
-        if getattr(self, "_body_path", None) != (self.path, id(self.headers)):
+        if self._body is None:
             n = int(self.headers.get("Content-Length") or 0)
             self._body = self.rfile.read(n) if n else b""
-            self._body_path = (self.path, id(self.headers))
         return self._body
 
     def apply_fault(self, where):
