@@ -378,15 +378,26 @@ bool RegistryClient::UploadBlobFile(const Descriptor& blob, const std::string& p
       offset += n;
     }
   }
-  HttpRequest put;
-  put.method = "PUT";
-  put.url = WithQuery(location, "digest=" + UrlEncode(blob.digest));
-  put.headers = {{"Content-Type", "application/octet-stream"}};
+  HttpRequest put = FinishUploadRequest(location, blob);
   if (chunk_size == 0) {
     put.body_file = path;
     put.body_length = blob.size;
   }
-  if (!Send(&put, Access::kPush, &resp, err)) {
+  return FinishUpload(&put, err);
+}
+
+HttpRequest RegistryClient::FinishUploadRequest(const std::string& location,
+                                                const Descriptor& blob) const {
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = WithQuery(location, "digest=" + UrlEncode(blob.digest));
+  put.headers = {{"Content-Type", "application/octet-stream"}};
+  return put;
+}
+
+bool RegistryClient::FinishUpload(HttpRequest* put, std::string* err) {
+  HttpResponse resp;
+  if (!Send(put, Access::kPush, &resp, err)) {
     return false;
   }
   if (resp.status != 201) {
@@ -402,21 +413,10 @@ bool RegistryClient::UploadBlobStream(const Descriptor& blob, const HttpBodyRead
   if (!StartUpload("", &resp, err)) {
     return false;
   }
-  HttpRequest put;
-  put.method = "PUT";
-  put.url = WithQuery(ResolveLocation(resp.Header("Location")),
-                      "digest=" + UrlEncode(blob.digest));
-  put.headers = {{"Content-Type", "application/octet-stream"}};
+  HttpRequest put = FinishUploadRequest(ResolveLocation(resp.Header("Location")), blob);
   put.body_reader = reader;
   put.body_reader_size = blob.size;
-  if (!Send(&put, Access::kPush, &resp, err)) {
-    return false;
-  }
-  if (resp.status != 201) {
-    *err = "finishing upload: " + StatusError(resp);
-    return false;
-  }
-  return true;
+  return FinishUpload(&put, err);
 }
 
 bool RegistryClient::UploadBlobBytes(const Descriptor& blob, const std::string& data,
@@ -425,20 +425,9 @@ bool RegistryClient::UploadBlobBytes(const Descriptor& blob, const std::string& 
   if (!StartUpload("", &resp, err)) {
     return false;
   }
-  HttpRequest put;
-  put.method = "PUT";
-  put.url = WithQuery(ResolveLocation(resp.Header("Location")),
-                      "digest=" + UrlEncode(blob.digest));
-  put.headers = {{"Content-Type", "application/octet-stream"}};
+  HttpRequest put = FinishUploadRequest(ResolveLocation(resp.Header("Location")), blob);
   put.body = data;
-  if (!Send(&put, Access::kPush, &resp, err)) {
-    return false;
-  }
-  if (resp.status != 201) {
-    *err = "finishing upload: " + StatusError(resp);
-    return false;
-  }
-  return true;
+  return FinishUpload(&put, err);
 }
 
 bool RegistryClient::PutManifest(const std::string& tag, const std::string& media_type,

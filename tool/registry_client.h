@@ -60,6 +60,10 @@ class RegistryClient {
   bool Send(HttpRequest* request, Access access, HttpResponse* response, std::string* err);
   bool Authorize(const HttpResponse& challenge, Access access, std::string* err);
   bool StartUpload(const std::string& query, HttpResponse* response, std::string* err);
+  /// The request that closes an upload session at `location`: PUT ?digest=, 201 expected. The
+  /// caller fills in the body.
+  HttpRequest FinishUploadRequest(const std::string& location, const Descriptor& blob) const;
+  bool FinishUpload(HttpRequest* put, std::string* err);
   std::string ResolveLocation(const std::string& location) const;
   bool LoadCredentials(std::string* err);
 
