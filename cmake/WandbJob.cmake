@@ -634,29 +634,37 @@ function(_wandb_job_json_array out_var list)
   set(${out_var} "[${array}]" PARENT_SCOPE)
 endfunction()
 
+# Sets each <key>=<variable> pair into the JSON object held in `json_var`: the caller's variable
+# as a JSON string (STRING) or its list as an array of strings (ARRAY). Locals are prefixed so that
+# they never hide a caller variable being read.
+function(_wandb_job_json_set_each json_var kind)
+  set(_wandb_job_each_json "${${json_var}}")
+  foreach(_wandb_job_each_kv IN LISTS ARGN)
+    string(REPLACE "=" ";" _wandb_job_each_kv "${_wandb_job_each_kv}")
+    list(GET _wandb_job_each_kv 0 _wandb_job_each_key)
+    list(GET _wandb_job_each_kv 1 _wandb_job_each_var)
+    if(kind STREQUAL "ARRAY")
+      _wandb_job_json_array(_wandb_job_each_value "${${_wandb_job_each_var}}")
+    else()
+      _wandb_job_json_quote(_wandb_job_each_value "${${_wandb_job_each_var}}")
+    endif()
+    string(JSON _wandb_job_each_json SET "${_wandb_job_each_json}" ${_wandb_job_each_key}
+      "${_wandb_job_each_value}")
+  endforeach()
+  set(${json_var} "${_wandb_job_each_json}" PARENT_SCOPE)
+endfunction()
+
 # Sets `out_var` to the spec.json text. A macro's caller variables (arg_*, target, source, ...)
 # are read here, so this is a macro with `_wandb_job_`-prefixed locals.
 macro(_wandb_job_spec_json out_var)
   set(_wandb_job_json "{\"format\":1}")
-  foreach(_wandb_job_kv IN ITEMS target=target name=arg_NAME entity=arg_ENTITY
-      project=arg_PROJECT source=source description=arg_DESCRIPTION config_file=arg_CONFIG_FILE
-      code_dir=arg_CODE_DIR dockerfile=arg_DOCKERFILE build_context=arg_BUILD_CONTEXT
-      base_image=arg_BASE_IMAGE image=arg_IMAGE image_working_dir=arg_IMAGE_WORKING_DIR
-      image_user=arg_IMAGE_USER)
-    string(REPLACE "=" ";" _wandb_job_kv "${_wandb_job_kv}")
-    list(GET _wandb_job_kv 0 _wandb_job_key)
-    list(GET _wandb_job_kv 1 _wandb_job_var)
-    _wandb_job_json_quote(_wandb_job_value "${${_wandb_job_var}}")
-    string(JSON _wandb_job_json SET "${_wandb_job_json}" ${_wandb_job_key} "${_wandb_job_value}")
-  endforeach()
-  foreach(_wandb_job_kv IN ITEMS aliases=arg_ALIASES args=arg_ARGS config=arg_CONFIG
-      lockfiles=lockfiles exclude=arg_EXCLUDE image_env=arg_IMAGE_ENV)
-    string(REPLACE "=" ";" _wandb_job_kv "${_wandb_job_kv}")
-    list(GET _wandb_job_kv 0 _wandb_job_key)
-    list(GET _wandb_job_kv 1 _wandb_job_var)
-    _wandb_job_json_array(_wandb_job_value "${${_wandb_job_var}}")
-    string(JSON _wandb_job_json SET "${_wandb_job_json}" ${_wandb_job_key} "${_wandb_job_value}")
-  endforeach()
+  _wandb_job_json_set_each(_wandb_job_json STRING target=target name=arg_NAME entity=arg_ENTITY
+    project=arg_PROJECT source=source description=arg_DESCRIPTION config_file=arg_CONFIG_FILE
+    code_dir=arg_CODE_DIR dockerfile=arg_DOCKERFILE build_context=arg_BUILD_CONTEXT
+    base_image=arg_BASE_IMAGE image=arg_IMAGE image_working_dir=arg_IMAGE_WORKING_DIR
+    image_user=arg_IMAGE_USER)
+  _wandb_job_json_set_each(_wandb_job_json ARRAY aliases=arg_ALIASES args=arg_ARGS
+    config=arg_CONFIG lockfiles=lockfiles exclude=arg_EXCLUDE image_env=arg_IMAGE_ENV)
   string(JSON _wandb_job_json SET "${_wandb_job_json}" image_files "${image_files}")
   if(arg_IMAGE_SHIM STREQUAL "OFF")
     string(JSON _wandb_job_json SET "${_wandb_job_json}" image_shim false)
@@ -681,18 +689,12 @@ macro(_wandb_job_spec_json out_var)
   endif()
   get_target_property(_wandb_job_target_source_dir ${target} SOURCE_DIR)
   set(_wandb_job_cmake "{}")
-  foreach(_wandb_job_kv IN ITEMS source_dir=CMAKE_SOURCE_DIR binary_dir=CMAKE_BINARY_DIR
-      target_source_dir=_wandb_job_target_source_dir project_name=CMAKE_PROJECT_NAME
-      version=CMAKE_VERSION generator=CMAKE_GENERATOR cxx_compiler_id=_wandb_job_compiler_id
-      cxx_compiler_version=_wandb_job_compiler_version system_name=CMAKE_SYSTEM_NAME
-      system_processor=CMAKE_SYSTEM_PROCESSOR fetchcontent_base_dir=_wandb_job_fetchcontent
-      templates_dir=templates_dir)
-    string(REPLACE "=" ";" _wandb_job_kv "${_wandb_job_kv}")
-    list(GET _wandb_job_kv 0 _wandb_job_key)
-    list(GET _wandb_job_kv 1 _wandb_job_var)
-    _wandb_job_json_quote(_wandb_job_value "${${_wandb_job_var}}")
-    string(JSON _wandb_job_cmake SET "${_wandb_job_cmake}" ${_wandb_job_key} "${_wandb_job_value}")
-  endforeach()
+  _wandb_job_json_set_each(_wandb_job_cmake STRING source_dir=CMAKE_SOURCE_DIR
+    binary_dir=CMAKE_BINARY_DIR target_source_dir=_wandb_job_target_source_dir
+    project_name=CMAKE_PROJECT_NAME version=CMAKE_VERSION generator=CMAKE_GENERATOR
+    cxx_compiler_id=_wandb_job_compiler_id cxx_compiler_version=_wandb_job_compiler_version
+    system_name=CMAKE_SYSTEM_NAME system_processor=CMAKE_SYSTEM_PROCESSOR
+    fetchcontent_base_dir=_wandb_job_fetchcontent templates_dir=templates_dir)
   string(JSON _wandb_job_json SET "${_wandb_job_json}" cmake "${_wandb_job_cmake}")
 
   # file(GENERATE) evaluates generator expressions: neutralize every "$<" of the values, then
