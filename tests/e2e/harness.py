@@ -165,6 +165,45 @@ class CommandError(Failure):
                          (proc.returncode, " ".join(cmd), proc.stdout, proc.stderr))
 
 
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Registry:
+    """docker-registry on 127.0.0.1:<free port>, its storage in the test's temp dir."""
+
+    def __init__(self, ctx, name, auth=None):
+        self.port = free_port()
+        self.host = "127.0.0.1:%d" % self.port
+        root = ctx.fresh_dir(name)
+        config = {"version": 0.1, "log": {"level": "error"},
+                  "storage": {"filesystem": {"rootdirectory": os.path.join(root, "data")}},
+                  "http": {"addr": self.host}}
+        if auth:
+            config["auth"] = auth
+        path = os.path.join(root, "config.yml")
+        write_file(path, json.dumps(config))  # YAML is a superset of JSON
+        self.log = open(os.path.join(root, "log"), "w")
+        self.proc = subprocess.Popen(["docker-registry", "serve", path], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        for _ in range(100):
+            if self.proc.poll() is not None:
+                raise Failure("docker-registry exited early (see %s)" % root)
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return
+            except OSError:
+                time.sleep(0.1)
+        raise Failure("docker-registry does not listen on %s" % self.host)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait()
+        self.log.close()
+
+
 class Context:
     """One test script's world: paths given by ctest, a temporary root, a clean environment."""
 

@@ -24,8 +24,6 @@ import base64
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import time
 
@@ -59,45 +57,6 @@ std::string Greeting() { return "hello from libgreet"; }
 EXPECTED = "hello from libgreet env=hi vocab=a b c --lr 0.01 --epochs 3\n"
 SHIM_ENTRYPOINT = ["/usr/local/bin/wandb-job", "exec", "--job-spec", "/etc/wandb-job/job.json",
                    "--"]
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Registry:
-    """docker-registry on 127.0.0.1:<free port>, its storage in the test's temp dir."""
-
-    def __init__(self, ctx, name, auth=None):
-        self.port = free_port()
-        self.host = "127.0.0.1:%d" % self.port
-        root = ctx.fresh_dir(name)
-        config = {"version": 0.1, "log": {"level": "error"},
-                  "storage": {"filesystem": {"rootdirectory": os.path.join(root, "data")}},
-                  "http": {"addr": self.host}}
-        if auth:
-            config["auth"] = auth
-        path = os.path.join(root, "config.yml")
-        h.write_file(path, json.dumps(config))  # YAML is a superset of JSON
-        self.log = open(os.path.join(root, "log"), "w")
-        self.proc = subprocess.Popen(["docker-registry", "serve", path], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        for _ in range(100):
-            if self.proc.poll() is not None:
-                raise h.Failure("docker-registry exited early (see %s)" % root)
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise h.Failure("docker-registry does not listen on %s" % self.host)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
-        self.log.close()
 
 
 def require_runtime(ctx):
@@ -193,7 +152,7 @@ def project(ctx, image, name="acme", extra=""):
 
 def case_module(ctx):
     require_runtime(ctx)
-    reg = Registry(ctx, "registry")
+    reg = h.Registry(ctx, "registry")
     try:
         module_flow(ctx, reg)
     finally:
@@ -300,7 +259,7 @@ def case_auth(ctx):
     ctx.require("htpasswd")
     htpasswd = ctx.path("htpasswd")
     ctx.run(["htpasswd", "-Bbc", htpasswd, "alice", "s3cret-pw"])
-    reg = Registry(ctx, "registry", auth={"htpasswd": {"realm": "test", "path": htpasswd}})
+    reg = h.Registry(ctx, "registry", auth={"htpasswd": {"realm": "test", "path": htpasswd}})
     try:
         image = "%s/secure/train:2.0" % reg.host
         repo = project(ctx, image, name="secure")
@@ -350,7 +309,7 @@ def case_gtest(ctx):
     require_runtime(ctx)
     if not os.path.isfile(os.path.join(GTEST_SOURCE, "CMakeLists.txt")):
         raise h.Skip("no %s (install libgtest-dev)" % GTEST_SOURCE)
-    reg = Registry(ctx, "registry")
+    reg = h.Registry(ctx, "registry")
     try:
         image = "%s/third/gtest-sample1:1.12" % reg.host
         repo = ctx.new_repo("gtest", {"CMakeLists.txt": GTEST_WRAPPER % (ctx.source_dir, image)},
@@ -402,7 +361,7 @@ def case_example(ctx):
     """This repository's trainer example as an image job: pushed, run by runc with the job's
     arguments, and run again with a launch override that the shim applies."""
     require_runtime(ctx)
-    reg = Registry(ctx, "registry")
+    reg = h.Registry(ctx, "registry")
     try:
         image = "%s/examples/trainer:1.0" % reg.host
         repo = ctx.new_repo("example", {"CMakeLists.txt": EXAMPLE_TOP}, commit=False)

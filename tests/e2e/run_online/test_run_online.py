@@ -22,9 +22,6 @@ they are missing. WANDB_GRAPHQL_SCHEMA makes the fake validate every document ag
 
 import json
 import os
-import shutil
-import socket
-import subprocess
 import sys
 import time
 import traceback
@@ -72,12 +69,6 @@ int main(int argc, char** argv) {
 """
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def compile_program(ctx):
     ctx.require("c++")
     d = ctx.fresh_dir("prog")
@@ -99,7 +90,7 @@ def online_env(ctx, fake, **extra):
     env = dict(ctx.env)
     env.pop("WANDB_MODE", None)
     env.update({
-        "WANDB_BASE_URL": fake.url if fake else "http://127.0.0.1:%d" % free_port(),
+        "WANDB_BASE_URL": fake.url if fake else "http://127.0.0.1:%d" % h.free_port(),
         "WANDB_API_KEY": KEY,
         "WANDB_RUN_ID": RUN_ID,
         "WANDB_ENTITY": "acme",
@@ -221,43 +212,12 @@ wandb_add_job(prog IMAGE %(image)s CONFIG lr=0.1 epochs=2 exit_code=0
 """
 
 
-class Registry:
-    """docker-registry on 127.0.0.1:<free port> (as tests/e2e/image does)."""
-
-    def __init__(self, ctx):
-        self.port = free_port()
-        self.host = "127.0.0.1:%d" % self.port
-        root = ctx.fresh_dir("registry")
-        config = {"version": 0.1, "log": {"level": "error"},
-                  "storage": {"filesystem": {"rootdirectory": os.path.join(root, "data")}},
-                  "http": {"addr": self.host}}
-        path = os.path.join(root, "config.yml")
-        h.write_file(path, json.dumps(config))
-        self.log = open(os.path.join(root, "log"), "w")
-        self.proc = subprocess.Popen(["docker-registry", "serve", path], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
-        for _ in range(100):
-            if self.proc.poll() is not None:
-                raise h.Failure("docker-registry exited early (see %s)" % root)
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                time.sleep(0.1)
-        raise h.Failure("docker-registry does not listen on %s" % self.host)
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait()
-        self.log.close()
-
-
 def case_image(ctx):
     ctx.require_tool()
     ctx.require("docker-registry", "skopeo", "umoci", "runc", "ninja", "c++")
     if os.geteuid() != 0:
         raise h.Skip("runc needs root here")
-    reg = Registry(ctx)
+    reg = h.Registry(ctx, "registry")
     try:
         image = "%s/acme/prog:1.0" % reg.host
         repo = ctx.new_repo("acme", {
