@@ -85,12 +85,20 @@ bool SelectCodeFiles(const CodeSelectionInput& input, CodeSelection* out, std::s
         return false;
       }
       size_t slash = f.rfind('/');
-      rules.AddFile(text, slash == std::string::npos ? "" : f.substr(0, slash));
+      if (!rules.AddFile(text, slash == std::string::npos ? "" : f.substr(0, slash))) {
+        *err = abs + " has a pattern longer than " +
+               std::to_string(IgnoreRules::kMaxPatternBytes) + " bytes; shorten it";
+        return false;
+      }
       out->ignore_files.push_back(abs);
     }
   }
   for (const std::string& pattern : input.exclude) {
-    rules.AddPattern(pattern);
+    if (!rules.AddPattern(pattern)) {
+      *err = "an EXCLUDE pattern is longer than " +
+             std::to_string(IgnoreRules::kMaxPatternBytes) + " bytes; shorten it";
+      return false;
+    }
   }
 
   for (const std::string& extra : input.extra_files) {

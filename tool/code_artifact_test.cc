@@ -85,5 +85,23 @@ TEST(CodeArtifactTest, ExtraFileOutsideCodeDirIsAnError) {
   EXPECT_NE(err.find("does not exist"), std::string::npos) << err;
 }
 
+TEST(CodeArtifactTest, OverlongIgnorePatternIsAnError) {
+  ScopedTempDir dir;
+  WriteTestFile(dir.path(), "src/main.cc", "x");
+  WriteTestFile(dir.path(), "src/.wandbignore", std::string(5000, '*') + "\n");
+  CodeSelectionInput in;
+  in.code_dir = dir.Join("src");
+  in.binary_dir = dir.Join("build");
+  CodeSelection out;
+  std::string err;
+  EXPECT_FALSE(SelectCodeFiles(in, &out, &err));
+  EXPECT_NE(err.find(".wandbignore has a pattern longer than 4096 bytes"), std::string::npos)
+      << err;
+  WriteTestFile(dir.path(), "src/.wandbignore", "");
+  in.exclude = {std::string(5000, '?')};
+  EXPECT_FALSE(SelectCodeFiles(in, &out, &err));
+  EXPECT_NE(err.find("an EXCLUDE pattern is longer than 4096 bytes"), std::string::npos) << err;
+}
+
 }  // namespace
 }  // namespace wandb_job

@@ -1,6 +1,8 @@
 #include "path_filter.h"
 
 #include <cctype>
+#include <cstdint>
+#include <vector>
 
 namespace wandb_job {
 
@@ -136,7 +138,43 @@ Wild MatchClass(const Cursor& pat, size_t* p, unsigned char t) {
   return Wild::kMatch;
 }
 
-Wild DoWild(const Cursor& pat, size_t p, std::string_view text, size_t t) {
+// git's wildmatch() recursing at every "*" can take exponential time ("**/" repeated: 107 bytes
+// took seconds). Its result for a (pattern position, text position) pair depends on nothing else,
+// so each pair is evaluated once and remembered: at most (pattern + 1) * (text + 1) evaluations,
+// each scanning at most the pattern and the text.
+class WildMatcher {
+ public:
+  WildMatcher(const Cursor& pat, std::string_view text) : pat_(pat), text_(text) {}
+
+  Wild Match(size_t p, size_t t) {
+    if (memo_.empty()) {
+      memo_.assign((pat_.s.size() + 1) * (text_.size() + 1), 0);
+    }
+    uint8_t& slot = memo_[p * (text_.size() + 1) + t];
+    if (slot == 0) {
+      slot = static_cast<uint8_t>(Evaluate(p, t)) + 1;
+    }
+    return static_cast<Wild>(slot - 1);
+  }
+
+  // The whole match: position (0, 0) is never reached again (recursion starts after a "*").
+  Wild Run() { return Evaluate(0, 0); }
+
+  size_t evaluations() const { return evaluations_; }
+
+ private:
+  Wild Evaluate(size_t p, size_t t);
+
+  const Cursor& pat_;
+  std::string_view text_;
+  std::vector<uint8_t> memo_;  // 0: not evaluated yet, else Wild + 1
+  size_t evaluations_ = 0;
+};
+
+Wild WildMatcher::Evaluate(size_t p, size_t t) {
+  ++evaluations_;
+  const Cursor& pat = pat_;
+  std::string_view text = text_;
   auto text_at = [&](size_t k) -> unsigned char {
     return k < text.size() ? static_cast<unsigned char>(text[k]) : 0;
   };
@@ -177,7 +215,7 @@ Wild DoWild(const Cursor& pat, size_t p, std::string_view text, size_t t) {
           unsigned char next = pat.at(p);
           if (at_start && (next == 0 || next == '/' || (next == '\\' && pat.at(p + 1) == '/'))) {
             // "**/" may match no directory at all: try the rest right here.
-            if (next == '/' && DoWild(pat, p + 1, text, t) == Wild::kMatch) {
+            if (next == '/' && Match(p + 1, t) == Wild::kMatch) {
               return Wild::kMatch;
             }
             match_slash = true;
@@ -207,7 +245,7 @@ Wild DoWild(const Cursor& pat, size_t p, std::string_view text, size_t t) {
           if (c == 0) {
             break;
           }
-          Wild w = DoWild(pat, p, text, t);
+          Wild w = Match(p, t);
           if (w != Wild::kNoMatch) {
             if (!match_slash || w != Wild::kAbortToStarStar) {
               return w;
@@ -268,7 +306,10 @@ std::string NormalizeBase(std::string_view base) {
 
 }  // namespace
 
-bool GlobMatch(std::string_view pattern, std::string_view path) {
+bool GlobMatch(std::string_view pattern, std::string_view path, size_t* evaluations) {
+  if (evaluations != nullptr) {
+    *evaluations = 0;
+  }
   // As git's match_pathname(): the literal prefix (up to the first of "*?[\\") is compared
   // first and cut off both sides before wildmatch runs. That is observable: a "**" right after
   // the prefix then counts as leading, so "b**/a" matches "ba" and "x/a**" matches "x/a/b/c",
@@ -281,27 +322,42 @@ bool GlobMatch(std::string_view pattern, std::string_view path) {
     return false;
   }
   Cursor pat{pattern.substr(prefix), 0};
-  return DoWild(pat, 0, path.substr(prefix), 0) == Wild::kMatch;
+  WildMatcher matcher(pat, path.substr(prefix));
+  bool matched = matcher.Run() == Wild::kMatch;
+  if (evaluations != nullptr) {
+    *evaluations = matcher.evaluations();
+  }
+  return matched;
 }
 
-void IgnoreRules::AddFile(std::string_view text, std::string_view base) {
+bool IgnoreRules::AddFile(std::string_view text, std::string_view base) {
   if (text.substr(0, 3) == "\xEF\xBB\xBF") {
     text.remove_prefix(3);  // git skips a UTF-8 byte order mark
   }
+  IgnoreRules added;  // All lines or none.
   while (!text.empty()) {
     size_t nl = text.find('\n');
     std::string_view line = text.substr(0, nl);
     text = nl == std::string_view::npos ? std::string_view() : text.substr(nl + 1);
-    AddPattern(line, base);
+    if (!added.AddPattern(line, base)) {
+      return false;
+    }
   }
+  for (Rule& rule : added.rules_) {
+    rules_.push_back(std::move(rule));
+  }
+  return true;
 }
 
-void IgnoreRules::AddPattern(std::string_view pattern, std::string_view base) {
+bool IgnoreRules::AddPattern(std::string_view pattern, std::string_view base) {
   if (!pattern.empty() && pattern.back() == '\r') {
     pattern.remove_suffix(1);
   }
   if (pattern.empty() || pattern.front() == '#') {
-    return;
+    return true;
+  }
+  if (pattern.size() > kMaxPatternBytes) {
+    return false;
   }
   std::string p(pattern);
   TrimTrailingSpaces(&p);
@@ -316,7 +372,7 @@ void IgnoreRules::AddPattern(std::string_view pattern, std::string_view base) {
     p.pop_back();
   }
   if (p.empty()) {
-    return;
+    return true;
   }
   rule.anchored = p.find('/') != std::string::npos;
   if (p.front() == '/') {
@@ -324,6 +380,7 @@ void IgnoreRules::AddPattern(std::string_view pattern, std::string_view base) {
   }
   rule.pattern = std::move(p);
   rules_.push_back(std::move(rule));
+  return true;
 }
 
 int IgnoreRules::Match(std::string_view relpath, bool is_dir) const {

@@ -77,6 +77,55 @@ TEST(PathFilterGlobTest, Escapes) {
   EXPECT_FALSE(GlobMatch("trailing\\", "trailing"));
 }
 
+// "**/" repeated made git's recursive algorithm exponential: "**/" x 30 + "?" against
+// "a/" x 10 + "/" (112 bytes) made billions of calls. Each (pattern position, path position) state
+// is evaluated at most once now.
+TEST(PathFilterGlobTest, PathologicalPatternsTakePolynomialTime) {
+  auto repeat = [](const std::string& unit, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) {
+      out += unit;
+    }
+    return out;
+  };
+  struct Case {
+    std::string pattern, path;
+    bool match;
+  };
+  const std::vector<Case> cases = {
+      {repeat("**/", 30) + "?", repeat("a/", 10) + "/", false},
+      {repeat("**/", 30) + "*a**/", repeat("a/", 10) + "b//", false},
+      {repeat("**/", 30) + "?", repeat("a/", 10) + "b", true},
+      {repeat("**/", 35) + "x", repeat("a/", 30) + "y", false},
+      {repeat("**/", 35) + "x", repeat("a/", 30) + "x", true},
+      {repeat("*a", 40) + "*b", std::string(200, 'a'), false},
+      {repeat("*a", 40) + "*b", std::string(200, 'a') + "b", true},
+      {"**/" + repeat("*a", 40) + "*b", "d/" + std::string(200, 'a'), false},
+  };
+  for (const Case& c : cases) {
+    size_t evaluations = 0;
+    EXPECT_EQ(GlobMatch(c.pattern, c.path, &evaluations), c.match) << c.pattern << " " << c.path;
+    EXPECT_LE(evaluations, (c.pattern.size() + 1) * (c.path.size() + 1)) << c.pattern;
+  }
+  IgnoreRules rules;
+  EXPECT_TRUE(rules.AddPattern(cases[0].pattern));
+  EXPECT_FALSE(rules.IsExcluded("bb/cc"));
+  EXPECT_TRUE(rules.IsExcluded("bb/c"));
+}
+
+TEST(PathFilterRulesTest, OverlongPatternsAreRefused) {
+  IgnoreRules rules;
+  std::string longest(IgnoreRules::kMaxPatternBytes, '*');
+  EXPECT_TRUE(rules.AddPattern(longest));
+  EXPECT_FALSE(rules.AddPattern(longest + "*"));
+  // A comment of any length is fine; a file with one overlong line adds nothing.
+  IgnoreRules from_file;
+  EXPECT_TRUE(from_file.AddFile("#" + longest + "\n"));
+  EXPECT_TRUE(from_file.empty());
+  EXPECT_FALSE(from_file.AddFile("*.o\n" + longest + "x\n"));
+  EXPECT_TRUE(from_file.empty());
+}
+
 TEST(PathFilterRulesTest, LastMatchWinsAndNegation) {
   IgnoreRules rules;
   EXPECT_TRUE(rules.empty());
