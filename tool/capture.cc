@@ -101,6 +101,7 @@ bool ResolvePaths(Capture* c, std::string* err) {
   c->in_git = status == GitStatus::kOk;
   if (c->in_git) {
     c->inputs.insert(c->git.inputs.begin(), c->git.inputs.end());
+    c->input_dirs.insert(c->git.input_dirs.begin(), c->git.input_dirs.end());
   }
   if (c->in_git && c->git.remote_url.empty()) {
     // A CI checkout without a remote: the CI's variables name the repository (docs/ci.md). They

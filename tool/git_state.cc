@@ -410,12 +410,29 @@ bool OnRemoteBranch(git_repository* repo, const std::string& commit_hex, int64_t
   return false;
 }
 
+// The directory whose mtime changes when the loose ref `ref` (below `common`) is created: its
+// deepest existing parent, up to refs/. A packed ref has no loose file and a commit on it writes
+// one, so without this the commit would change no input; the missing file itself can't be
+// listed, as ninja treats a missing input as always dirty.
+std::string LooseRefWatchDir(const std::string& common, const std::string& ref) {
+  std::string refs = NormalizePath(common + "refs");
+  std::string dir = NormalizePath(common + ref);
+  while (dir.size() > refs.size() && IsWithin(dir, refs)) {
+    dir = dir.substr(0, dir.rfind('/'));
+    if (IsDirectory(dir)) {
+      return dir;
+    }
+  }
+  return "";
+}
+
 void CollectInputs(git_repository* repo, GitState* state) {
   std::string gitdir = git_repository_path(repo);  // both end in '/'
   std::string common = git_repository_commondir(repo);
   std::vector<std::string> candidates = {gitdir + "HEAD"};
+  std::vector<std::string> refs;
   if (!state->branch.empty()) {
-    candidates.push_back(common + "refs/heads/" + state->branch);
+    refs.push_back("refs/heads/" + state->branch);
   }
   candidates.push_back(common + "packed-refs");
   candidates.push_back(gitdir + "index");
@@ -424,7 +441,20 @@ void CollectInputs(git_repository* repo, GitState* state) {
   // The remote's URL and the branch's upstream are read from here.
   candidates.push_back(common + "config");
   if (!state->remote_name.empty() && !state->branch.empty()) {
-    candidates.push_back(common + "refs/remotes/" + state->remote_name + "/" + state->branch);
+    refs.push_back("refs/remotes/" + state->remote_name + "/" + state->branch);
+  }
+  for (const std::string& ref : refs) {
+    std::string loose = NormalizePath(common + ref);
+    if (FileExists(loose)) {
+      candidates.push_back(loose);
+      continue;
+    }
+    std::string dir = LooseRefWatchDir(common, ref);
+    if (!dir.empty() &&
+        std::find(state->input_dirs.begin(), state->input_dirs.end(), dir) ==
+            state->input_dirs.end()) {
+      state->input_dirs.push_back(dir);
+    }
   }
   for (const std::string& path : candidates) {
     std::string normal = NormalizePath(path);

@@ -28,6 +28,10 @@ struct GitState {
   /// HEAD, the branch's loose ref or packed-refs, the index, shallow, the config (remote URL,
   /// upstream) and the loose remote-tracking ref <remote>/<branch>; only files that exist.
   std::vector<std::string> inputs;
+  /// Directories that decide it too (their mtime changes when an entry is added): for a
+  /// branch or remote-tracking ref that is only packed, the directory its loose ref would be
+  /// created in (or its deepest existing parent below refs/), as a new commit creates it.
+  std::vector<std::string> input_dirs;
 };
 
 struct GitOptions {

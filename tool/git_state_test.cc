@@ -123,6 +123,23 @@ TEST(GitStateTest, InputsFollowPackedRefs) {
   for (const std::string& input : state.inputs) {
     EXPECT_TRUE(FileExists(input)) << input;
   }
+  // A commit writes the loose ref again: the directory it appears in is an input.
+  EXPECT_EQ(state.input_dirs, std::vector<std::string>{git + "/refs/heads"});
+
+  // The same for a branch whose name has a slash (pack-refs removed its empty directory) and its
+  // remote-tracking ref.
+  RunShell(tmp.path(),
+           "git checkout -q -b feature/x && git remote add origin https://example.com/r.git && "
+           "git update-ref refs/remotes/origin/feature/x HEAD && git pack-refs --all");
+  ASSERT_FALSE(FileExists(git + "/refs/heads/feature"));
+  state = Read(tmp.path());
+  EXPECT_FALSE(Contains(state.inputs, git + "/refs/heads/feature/x"));
+  EXPECT_EQ(state.input_dirs,
+            (std::vector<std::string>{git + "/refs/heads", git + "/refs/remotes"}));
+  RunShell(tmp.path(), "git commit -q --allow-empty -m next");
+  state = Read(tmp.path());
+  EXPECT_TRUE(Contains(state.inputs, git + "/refs/heads/feature/x"));
+  EXPECT_EQ(state.input_dirs, std::vector<std::string>{git + "/refs/remotes"});
 }
 
 TEST(GitStateTest, DirtyPatchAppliesWithPatchP1) {

@@ -2,6 +2,7 @@
 changed (a commit, a packaged file, the target, the wandb_add_job call)."""
 
 import os
+import shutil
 import sys
 import time
 
@@ -83,15 +84,39 @@ def new_commit(ctx):
     h.check_equal(b.meta["git"]["dirty"], False, "dirty after committing")
 
 
+def plumbing_commit(repo, branch):
+    """A commit that writes nothing but the branch's loose ref: no index, no reflog."""
+    tree = repo.git("rev-parse", "HEAD^{tree}")
+    commit = repo.git("commit-tree", tree, "-p", "HEAD", "-m", "plumbing")
+    repo.git("update-ref", "refs/heads/" + branch, commit)
+    return commit
+
+
 def commit_on_packed_refs(ctx):
     t = Tree(ctx, "packed-refs")
+    # Without reflogs a commit changes only the loose ref, which pack-refs removed.
+    t.repo.git("config", "core.logAllRefUpdates", "false")
+    shutil.rmtree(os.path.join(t.repo.path, ".git", "logs"))
     t.repo.git("pack-refs", "--all")
     t.build_target()
     t.assert_no_work("first build with packed refs")
+    commit = plumbing_commit(t.repo, "main")
+    b = t.assert_reran("new commit after pack-refs (only the loose ref written)")
+    h.check_equal(b.meta["git"]["commit"], commit, "commit after re-run")
+    # A branch whose name has a slash: pack-refs removes its empty directory.
+    t.repo.git("checkout", "-q", "-b", "feature/x")
+    t.repo.git("pack-refs", "--all")
+    t.build_target()
+    t.assert_no_work("build on feature/x with packed refs")
+    commit = plumbing_commit(t.repo, "feature/x")
+    b = t.assert_reran("new commit on feature/x after pack-refs")
+    h.check_equal(b.meta["git"]["commit"], commit, "commit on feature/x after re-run")
+    # And the porcelain way.
+    t.repo.git("pack-refs", "--all")
+    t.build_target()
     t.repo.commit("empty", allow_empty=True)
-    t.repo.tracking_ref()
-    b = t.assert_reran("new commit after pack-refs")
-    h.check_equal(b.meta["git"]["commit"], t.repo.head(), "commit after re-run")
+    b = t.assert_reran("git commit after pack-refs")
+    h.check_equal(b.meta["git"]["commit"], t.repo.head(), "commit after git commit")
 
 
 def checkout_elsewhere(ctx):
