@@ -15,6 +15,7 @@
 #include "hash.h"
 #include "image_builder.h"
 #include "job_spec.h"
+#include "json_access.h"
 #include "lockfile.h"
 #include "log.h"
 
@@ -378,19 +379,31 @@ bool WriteBundle(const BundleOptions& options, std::string* err) {
 
 namespace {
 
-bool LoadArtifact(const nlohmann::json& j, const std::string& dir, BundleArtifact* out,
+bool LoadArtifact(const JsonFields<nlohmann::json>& j, const std::string& dir, BundleArtifact* out,
                   std::string* err) {
-  if (!j.is_object() || !j.contains("name") || !j.contains("files") || !j.contains("manifest")) {
-    *err = "artifact entry lacks name, files or manifest";
+  std::string files, manifest;
+  if (!j.IsObject(err) || !j.String("name", &out->name, err) ||
+      !j.String("type", &out->type, err, Field::kOptional) ||
+      !j.String("description", &out->description, err, Field::kOptional) ||
+      !j.Strings("aliases", &out->aliases, err, Field::kOptional) ||
+      !j.String("files", &files, err) || !j.String("manifest", &manifest, err)) {
     return false;
   }
-  out->name = j.value("name", "");
-  out->type = j.value("type", "");
-  out->description = j.value("description", "");
-  out->metadata = j.contains("metadata") && !j["metadata"].is_null() ? j["metadata"].dump() : "";
-  out->aliases = j.value("aliases", std::vector<std::string>{});
-  out->files_dir = JoinPath(dir, j.value("files", ""));
-  std::string manifest_path = JoinPath(dir, j.value("manifest", ""));
+  const nlohmann::json* metadata = j.Find("metadata");
+  if (metadata != nullptr && !metadata->is_null() && !metadata->is_object()) {
+    *err = FieldTypeError(j.PathOf("metadata"), "an object or null");
+    return false;
+  }
+  out->metadata = metadata != nullptr && !metadata->is_null() ? metadata->dump() : "";
+  for (const std::string* rel : {&files, &manifest}) {
+    if (rel->empty() || (*rel)[0] == '/' || ("/" + *rel + "/").find("/../") != std::string::npos) {
+      *err = "field " + j.PathOf(rel == &files ? "files" : "manifest") +
+             " must be a path inside the bundle";
+      return false;
+    }
+  }
+  out->files_dir = JoinPath(dir, files);
+  std::string manifest_path = JoinPath(dir, manifest);
   std::string text;
   if (!ReadFile(manifest_path, &text, err) ||
       !ArtifactManifest::FromJson(text, &out->manifest, err)) {
@@ -433,31 +446,37 @@ bool LoadBundle(const std::string& dir, Bundle* out, std::string* err) {
   }
   Bundle b;
   b.dir = dir;
-  b.source_type = j.value("source_type", "");
-  b.entity = j.value("entity", "");
-  b.project = j.value("project", "");
-  b.cmake_project = j.value("cmake_project", "");
-  if (!LoadArtifact(j.value("job", nlohmann::json()), dir, &b.job, err)) {
+  JsonFields<nlohmann::json> f(j);
+  JsonFields<nlohmann::json> job(j), code(j), git(j);
+  const nlohmann::json* config = f.Find("config");
+  if (!f.String("source_type", &b.source_type, err) || !f.String("entity", &b.entity, err) ||
+      !f.String("project", &b.project, err) ||
+      !f.String("cmake_project", &b.cmake_project, err, Field::kOptional) ||
+      !f.Object("job", &job, err) || !LoadArtifact(job, dir, &b.job, err) ||
+      !f.Strings("args", &b.args, err, Field::kOptional) ||
+      !f.Strings("entrypoint", &b.entrypoint, err, Field::kOptional) ||
+      !f.Object("git", &git, err, Field::kOptional) ||
+      !git.String("remote", &b.git_remote, err, Field::kOptional) ||
+      !git.String("commit", &b.git_commit, err, Field::kOptional) ||
+      !git.String("branch", &b.git_branch, err, Field::kOptional) ||
+      !git.Bool("dirty", &b.git_dirty, err, Field::kOptional) ||
+      !f.String("image", &b.image, err, Field::kOptional)) {
     *err = "bundle " + dir + " is damaged: " + *err + "; rebuild it";
     return false;
   }
-  if (j.contains("code")) {
+  if (f.Find("code") != nullptr) {
     b.has_code = true;
-    if (!LoadArtifact(j["code"], dir, &b.code, err)) {
+    if (!f.Object("code", &code, err) || !LoadArtifact(code, dir, &b.code, err)) {
       *err = "bundle " + dir + " is damaged: " + *err + "; rebuild it";
       return false;
     }
   }
-  b.config = j.contains("config") ? j["config"].dump() : "{}";
-  b.args = j.value("args", std::vector<std::string>{});
-  b.entrypoint = j.value("entrypoint", std::vector<std::string>{});
-  if (j.contains("git") && j["git"].is_object()) {
-    b.git_remote = j["git"].value("remote", "");
-    b.git_commit = j["git"].value("commit", "");
-    b.git_branch = j["git"].value("branch", "");
-    b.git_dirty = j["git"].value("dirty", false);
+  if (config != nullptr && !config->is_null() && !config->is_object()) {
+    *err = "bundle " + dir + " is damaged: " + FieldTypeError("config", "an object") +
+           "; rebuild it";
+    return false;
   }
-  b.image = j.value("image", "");
+  b.config = config != nullptr && !config->is_null() ? config->dump() : "{}";
   *out = std::move(b);
   return true;
 }

@@ -301,5 +301,54 @@ TEST_F(BundleTest, LoadRejectsDamage) {
   EXPECT_NE(err.find("damaged"), std::string::npos) << err;
 }
 
+// Every field of bundle.json is read with a checked type: a damaged one is one line, not a throw.
+TEST_F(BundleTest, LoadNamesTheDamagedField) {
+  using nlohmann::json;
+  std::string err;
+  std::string out = dir_.Join("bundle");
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  const json good = json::parse(Read(out + "/bundle.json"));
+  struct Case {
+    const char* pointer;
+    json value;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"/entity", nullptr, "field entity must be a string"},
+      {"/project", 7, "field project must be a string"},
+      {"/source_type", json::array(), "field source_type must be a string"},
+      {"/job", "x", "field job must be an object"},
+      {"/job/name", nullptr, "field job.name must be a string"},
+      {"/job/aliases", "latest", "field job.aliases must be an array of strings"},
+      {"/job/aliases", json::array({"latest", 1}), "field job.aliases[1] must be a string"},
+      {"/job/metadata", "m", "field job.metadata must be an object or null"},
+      {"/job/files", "../..", "field job.files must be a path inside the bundle"},
+      {"/job/manifest", "/etc/passwd", "field job.manifest must be a path inside the bundle"},
+      {"/args", json::array({1}), "field args[0] must be a string"},
+      {"/entrypoint", "prog", "field entrypoint must be an array of strings"},
+      {"/git", 1, "field git must be an object"},
+      {"/git/dirty", "yes", "field git.dirty must be true or false"},
+      {"/git/commit", 1, "field git.commit must be a string"},
+      {"/config", "{}", "field config must be an object"},
+      {"/image", false, "field image must be a string"},
+  };
+  for (const Case& c : cases) {
+    json damaged = good;
+    damaged[json::json_pointer(c.pointer)] = c.value;
+    WriteTestFile(out, "bundle.json", damaged.dump());
+    Bundle b;
+    EXPECT_FALSE(LoadBundle(out, &b, &err)) << c.pointer;
+    EXPECT_EQ(err, "bundle " + out + " is damaged: " + c.message + "; rebuild it") << c.pointer;
+  }
+  json missing = good;
+  missing.erase("entity");
+  WriteTestFile(out, "bundle.json", missing.dump());
+  Bundle b;
+  EXPECT_FALSE(LoadBundle(out, &b, &err));
+  EXPECT_EQ(err, "bundle " + out + " is damaged: field entity is missing; rebuild it");
+  WriteTestFile(out, "bundle.json", good.dump());
+  EXPECT_TRUE(LoadBundle(out, &b, &err)) << err;
+}
+
 }  // namespace
 }  // namespace wandb_job

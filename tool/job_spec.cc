@@ -2,30 +2,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "json_access.h"
 #include "wandb_types.h"
 
 namespace wandb_job {
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
-
-std::string GetString(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-std::vector<std::string> GetStrings(const nlohmann::json& j, const char* key) {
-  std::vector<std::string> out;
-  auto it = j.find(key);
-  if (it != j.end() && it->is_array()) {
-    for (const auto& v : *it) {
-      if (v.is_string()) {
-        out.push_back(v.get<std::string>());
-      }
-    }
-  }
-  return out;
-}
 
 // A CMake list ("a;b;c") from a generator expression; empty items dropped.
 std::vector<std::string> SplitCMakeList(const std::string& list) {
@@ -84,44 +67,41 @@ bool JobInputSpec::FromJson(std::string_view text, JobInputSpec* out, std::strin
     return false;
   }
   JobInputSpec s;
-  s.target = GetString(j, "target");
-  s.name = GetString(j, "name");
-  s.entity = GetString(j, "entity");
-  s.project = GetString(j, "project");
-  s.source = GetString(j, "source");
-  s.description = GetString(j, "description");
-  s.aliases = GetStrings(j, "aliases");
-  s.args = GetStrings(j, "args");
-  s.config_pairs = GetStrings(j, "config");
-  s.config_file = GetString(j, "config_file");
-  s.lockfiles = GetStrings(j, "lockfiles");
-  s.code_dir = GetString(j, "code_dir");
-  s.exclude = GetStrings(j, "exclude");
-  s.dockerfile = GetString(j, "dockerfile");
-  s.build_context = GetString(j, "build_context");
-  s.base_image = GetString(j, "base_image");
-  s.image = GetString(j, "image");
-  s.extra_files = SplitCMakeList(GetString(j, "extra_files"));
-  if (!GetImageFiles(j, &s.image_files, err)) {
+  JsonFields<nlohmann::json> f(j), cmake(j);
+  std::string extra_files;
+  const Field opt = Field::kOptional;
+  if (!f.String("target", &s.target, err, opt) || !f.String("name", &s.name, err, opt) ||
+      !f.String("entity", &s.entity, err, opt) || !f.String("project", &s.project, err, opt) ||
+      !f.String("source", &s.source, err, opt) ||
+      !f.String("description", &s.description, err, opt) ||
+      !f.Strings("aliases", &s.aliases, err, opt) || !f.Strings("args", &s.args, err, opt) ||
+      !f.Strings("config", &s.config_pairs, err, opt) ||
+      !f.String("config_file", &s.config_file, err, opt) ||
+      !f.Strings("lockfiles", &s.lockfiles, err, opt) ||
+      !f.String("code_dir", &s.code_dir, err, opt) || !f.Strings("exclude", &s.exclude, err, opt) ||
+      !f.String("dockerfile", &s.dockerfile, err, opt) ||
+      !f.String("build_context", &s.build_context, err, opt) ||
+      !f.String("base_image", &s.base_image, err, opt) || !f.String("image", &s.image, err, opt) ||
+      !f.String("extra_files", &extra_files, err, opt) ||
+      !GetImageFiles(j, &s.image_files, err) || !f.Strings("image_env", &s.image_env, err, opt) ||
+      !f.String("image_working_dir", &s.image_working_dir, err, opt) ||
+      !f.String("image_user", &s.image_user, err, opt) ||
+      !f.Bool("image_shim", &s.image_shim, err, opt) || !f.Object("cmake", &cmake, err, opt) ||
+      !cmake.String("source_dir", &s.source_dir, err, opt) ||
+      !cmake.String("binary_dir", &s.binary_dir, err, opt) ||
+      !cmake.String("target_source_dir", &s.target_source_dir, err, opt) ||
+      !cmake.String("project_name", &s.project_name, err, opt) ||
+      !cmake.String("version", &s.cmake_version, err, opt) ||
+      !cmake.String("generator", &s.generator, err, opt) ||
+      !cmake.String("cxx_compiler_id", &s.cxx_compiler_id, err, opt) ||
+      !cmake.String("cxx_compiler_version", &s.cxx_compiler_version, err, opt) ||
+      !cmake.String("system_name", &s.system_name, err, opt) ||
+      !cmake.String("system_processor", &s.system_processor, err, opt) ||
+      !cmake.String("fetchcontent_base_dir", &s.fetchcontent_base_dir, err, opt) ||
+      !cmake.String("templates_dir", &s.templates_dir, err, opt)) {
     return false;
   }
-  s.image_env = GetStrings(j, "image_env");
-  s.image_working_dir = GetString(j, "image_working_dir");
-  s.image_user = GetString(j, "image_user");
-  s.image_shim = !(j.contains("image_shim") && j["image_shim"] == false);
-  const nlohmann::json cmake = j.value("cmake", nlohmann::json::object());
-  s.source_dir = GetString(cmake, "source_dir");
-  s.binary_dir = GetString(cmake, "binary_dir");
-  s.target_source_dir = GetString(cmake, "target_source_dir");
-  s.project_name = GetString(cmake, "project_name");
-  s.cmake_version = GetString(cmake, "version");
-  s.generator = GetString(cmake, "generator");
-  s.cxx_compiler_id = GetString(cmake, "cxx_compiler_id");
-  s.cxx_compiler_version = GetString(cmake, "cxx_compiler_version");
-  s.system_name = GetString(cmake, "system_name");
-  s.system_processor = GetString(cmake, "system_processor");
-  s.fetchcontent_base_dir = GetString(cmake, "fetchcontent_base_dir");
-  s.templates_dir = GetString(cmake, "templates_dir");
+  s.extra_files = SplitCMakeList(extra_files);
   if (s.target.empty() || s.source_dir.empty() || s.binary_dir.empty()) {
     *err = "spec lacks target, source_dir or binary_dir";
     return false;
@@ -173,41 +153,31 @@ std::string JobDefinition::ToJson() const {
 
 bool JobDefinition::FromJson(std::string_view text, JobDefinition* out, std::string* err) {
   ordered_json j = ordered_json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object() || !j.contains("source_type") || !j["source_type"].is_string() ||
-      !j.contains("source") || !j["source"].is_object()) {
-    *err = "wandb-job.json lacks source_type or source";
+  if (!j.is_object()) {
+    *err = "wandb-job.json is not a JSON object";
     return false;
   }
   JobDefinition d;
-  d.source_type = j["source_type"].get<std::string>();
-  const ordered_json& src = j["source"];
-  auto str = [&](const char* key) {
-    auto it = src.find(key);
-    return it != src.end() && it->is_string() ? it->get<std::string>() : std::string();
-  };
-  if (src.contains("git") && src["git"].is_object()) {
-    d.git_remote = src["git"].value("remote", "");
-    d.git_commit = src["git"].value("commit", "");
+  JsonFields<ordered_json> f(j), src(j), git(j);
+  const Field opt = Field::kOptional;
+  if (!f.String("source_type", &d.source_type, err) || !f.Object("source", &src, err) ||
+      !src.Object("git", &git, err, opt) || !git.String("remote", &d.git_remote, err, opt) ||
+      !git.String("commit", &d.git_commit, err, opt) ||
+      !src.String("artifact", &d.artifact, err, opt) || !src.String("image", &d.image, err, opt) ||
+      !src.Strings("entrypoint", &d.entrypoint, err, opt) ||
+      !src.String("build_context", &d.build_context, err, opt) ||
+      !src.String("dockerfile", &d.dockerfile, err, opt) ||
+      !src.String("base_image", &d.base_image, err, opt) ||
+      !f.String("runtime", &d.runtime, err, opt)) {
+    *err = "wandb-job.json: " + *err;
+    return false;
   }
-  d.artifact = str("artifact");
-  d.image = str("image");
-  if (src.contains("entrypoint") && src["entrypoint"].is_array()) {
-    for (const auto& v : src["entrypoint"]) {
-      if (v.is_string()) {
-        d.entrypoint.push_back(v.get<std::string>());
-      }
-    }
-  }
-  d.build_context = str("build_context");
-  d.dockerfile = str("dockerfile");
-  d.base_image = str("base_image");
   if (j.contains("input_types")) {
     d.input_types = j["input_types"].dump();
   }
   if (j.contains("output_types")) {
     d.output_types = j["output_types"].dump();
   }
-  d.runtime = j.value("runtime", "");
   *out = std::move(d);
   return true;
 }

@@ -130,5 +130,57 @@ TEST(JobInputSpecTest, ImageSettings) {
   }
 }
 
+// Wrong types in spec.json or a job's wandb-job.json are one line naming the field, never a throw.
+TEST(JobInputSpecTest, WrongTypesNameTheField) {
+  struct Case {
+    const char* member;
+    const char* message;
+  };
+  const Case cases[] = {
+      {R"("target":7)", "field target must be a string"},
+      {R"("aliases":"latest")", "field aliases must be an array of strings"},
+      {R"("args":["--lr",1])", "field args[1] must be a string"},
+      {R"("image_shim":"off")", "field image_shim must be true or false"},
+      {R"("cmake":[])", "field cmake must be an object"},
+      {R"("cmake":{"source_dir":null,"binary_dir":"/b"})",
+       "spec lacks target, source_dir or binary_dir"},
+      {R"("cmake":{"source_dir":"/s","binary_dir":"/b","version":3})",
+       "field cmake.version must be a string"},
+  };
+  for (const Case& c : cases) {
+    std::string text =
+        std::string(R"({"format":1,"target":"t","cmake":{"source_dir":"/s","binary_dir":"/b"},)") +
+        c.member + "}";
+    JobInputSpec s;
+    std::string err;
+    EXPECT_FALSE(JobInputSpec::FromJson(text, &s, &err)) << c.member;
+    EXPECT_EQ(err, c.message) << c.member;
+  }
+}
+
+TEST(JobDefinitionTest, WrongTypesNameTheField) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  const Case cases[] = {
+      {R"({"source":{}})", "wandb-job.json: field source_type is missing"},
+      {R"({"source_type":null,"source":{}})", "wandb-job.json: field source_type must be a string"},
+      {R"({"source_type":"repo","source":[]})", "wandb-job.json: field source must be an object"},
+      {R"({"source_type":"repo","source":{"git":{"remote":1}}})",
+       "wandb-job.json: field source.git.remote must be a string"},
+      {R"({"source_type":"repo","source":{"entrypoint":"./t"}})",
+       "wandb-job.json: field source.entrypoint must be an array of strings"},
+      {R"({"source_type":"repo","source":{},"runtime":3})",
+       "wandb-job.json: field runtime must be a string"},
+  };
+  for (const Case& c : cases) {
+    JobDefinition d;
+    std::string err;
+    EXPECT_FALSE(JobDefinition::FromJson(c.text, &d, &err)) << c.text;
+    EXPECT_EQ(err, c.message) << c.text;
+  }
+}
+
 }  // namespace
 }  // namespace wandb_job

@@ -15,6 +15,7 @@
 #include "atomic_file.h"
 #include "file_util.h"
 #include "hash.h"
+#include "json_access.h"
 #include "log.h"
 #include "store_layout.h"
 #include "wandb_types.h"
@@ -164,13 +165,48 @@ std::string StoreArtifactId(const std::string& entity, const std::string& projec
   return Base64Encode("Artifact:" + std::to_string(n));
 }
 
+namespace {
+
+/// A store written by another version of this layout is neither read nor written: its
+/// store.json names a format this helper does not know. No store.json: a new (or empty) store.
+bool CheckStoreFormat(const std::string& root, std::string* err) {
+  std::string path = root + "/store.json";
+  if (!FileExists(path)) {
+    return true;
+  }
+  std::string text, format;
+  if (!ReadFile(path, &text, err)) {
+    *err = StoreError(root, *err);
+    return false;
+  }
+  ordered_json j = ordered_json::parse(text, nullptr, false);
+  std::string why;
+  if (!JsonFields<ordered_json>(j).String("format", &format, &why)) {
+    *err = "the job store " + root + " is damaged (store.json: " + why +
+           "); repair it or choose another store (--store or WANDB_JOB_STORE)";
+    return false;
+  }
+  if (format != kStoreFormat) {
+    *err = "the job store " + root + " has format " + Quote(format) + ", which this wandb-job (" +
+           kStoreFormat + ") does not know; use the wandb-job that wrote it or another store " +
+           "(--store or WANDB_JOB_STORE)";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 bool JobStore::Open(const std::string& root, std::unique_ptr<JobStore>* out, std::string* err) {
   if (root.empty()) {
     *err = "the job store path is empty (set WANDB_JOB_STORE)";
     return false;
   }
-  std::string abs = root[0] == '/' ? root : JoinPath(CurrentDirectory(), root);
-  out->reset(new JobStore(NormalizePath(abs)));
+  std::string abs = NormalizePath(root[0] == '/' ? root : JoinPath(CurrentDirectory(), root));
+  if (!CheckStoreFormat(abs, err)) {
+    return false;
+  }
+  out->reset(new JobStore(abs));
   return true;
 }
 
@@ -225,6 +261,9 @@ bool JobStore::Publish(const ArtifactUpload& upload, PublishedArtifact* out, std
     }
   }
   const std::string digest = upload.manifest.Digest();
+  if (!CheckStoreFormat(root_, err)) {
+    return false;
+  }
 
   // Blobs, outside the lock: content-addressed, written atomically, never removed.
   std::string why;

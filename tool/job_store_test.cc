@@ -11,6 +11,7 @@
 
 #include "file_util.h"
 #include "hash.h"
+#include "store_layout.h"
 #include "test_util.h"
 
 namespace wandb_job {
@@ -289,6 +290,34 @@ TEST_F(JobStoreTest, InvalidUploadsAreRejectedBeforeWriting) {
     EXPECT_NE(err.find(c.error), std::string::npos) << err;
   }
   EXPECT_FALSE(FileExists(root_));
+}
+
+// A store of another format is neither read nor written: Open() refuses it, and a store that
+// changes format under an open JobStore gets no byte from Publish().
+TEST_F(JobStoreTest, UnknownFormatIsRefusedNotWritten) {
+  PublishedArtifact out;
+  ASSERT_TRUE(store_->Publish(MakeUpload(tmp_.Join("a"), {{"f", "x"}}), &out, &err_)) << err_;
+  EXPECT_EQ(nlohmann::json::parse(ReadText(root_ + "/store.json"))["format"], "wandb-job-store/1");
+  WriteTestFile(root_, "store.json", "{\"format\": \"wandb-job-store/2\"}\n");
+  std::unique_ptr<JobStore> other;
+  EXPECT_FALSE(JobStore::Open(root_, &other, &err_));
+  EXPECT_EQ(err_, "the job store " + root_ +
+                      " has format 'wandb-job-store/2', which this wandb-job (wandb-job-store/1) "
+                      "does not know; use the wandb-job that wrote it or another store (--store "
+                      "or WANDB_JOB_STORE)");
+  std::vector<std::string> before;
+  ASSERT_TRUE(ListDir(root_ + "/blobs/md5", &before, &err_)) << err_;
+  EXPECT_FALSE(store_->Publish(MakeUpload(tmp_.Join("b"), {{"g", "new content"}}), &out, &err_));
+  EXPECT_NE(err_.find("has format 'wandb-job-store/2'"), std::string::npos) << err_;
+  std::vector<std::string> after;
+  ASSERT_TRUE(ListDir(root_ + "/blobs/md5", &after, &err_)) << err_;
+  EXPECT_EQ(before, after) << "no blob written";
+  for (const char* damaged : {"[]", "{\"format\": 1}", "not json"}) {
+    WriteTestFile(root_, "store.json", damaged);
+    EXPECT_FALSE(JobStore::Open(root_, &other, &err_)) << damaged;
+    EXPECT_NE(err_.find("the job store " + root_ + " is damaged (store.json: "), std::string::npos)
+        << err_;
+  }
 }
 
 TEST_F(JobStoreTest, UnwritableStoreNamesThePathAndTheVariable) {

@@ -9,6 +9,7 @@
 
 #include "file_util.h"
 #include "hash.h"
+#include "json_access.h"
 #include "wandb_types.h"
 
 namespace wandb_job {
@@ -196,20 +197,27 @@ std::string VersionToJson(const StoredVersion& v) {
 }
 
 bool VersionFromJson(const ordered_json& j, StoredVersion* v, std::string* err) {
-  try {
-    v->id = j.at("id").get<std::string>();
-    v->index = j.at("index").get<int>();
-    v->digest = j.at("digest").get<std::string>();
-    v->created_at = j.value("created_at", "");
-    v->description = j.value("description", "");
-    const ordered_json& meta = j.value("metadata", ordered_json(nullptr));
-    v->metadata = meta.is_null() ? "" : meta.dump();
-    if (!ArtifactManifest::FromJson(j.at("manifest").dump(), &v->manifest, err)) {
-      *err = "manifest: " + *err;
-      return false;
-    }
-  } catch (const std::exception& e) {
-    *err = e.what();
+  JsonFields<ordered_json> f(j);
+  const ordered_json* manifest = nullptr;
+  if (!f.String("id", &v->id, err) || !f.Int("index", &v->index, err) ||
+      !f.String("digest", &v->digest, err) ||
+      !f.String("created_at", &v->created_at, err, Field::kOptional) ||
+      !f.String("description", &v->description, err, Field::kOptional)) {
+    return false;
+  }
+  const ordered_json* meta = f.Find("metadata");
+  if (meta != nullptr && !meta->is_null() && !meta->is_object()) {
+    *err = FieldTypeError("metadata", "an object or null");
+    return false;
+  }
+  v->metadata = meta == nullptr || meta->is_null() ? "" : meta->dump();
+  manifest = f.Find("manifest");
+  if (manifest == nullptr) {
+    *err = "field manifest is missing";
+    return false;
+  }
+  if (!ArtifactManifest::FromJson(manifest->dump(), &v->manifest, err)) {
+    *err = "manifest: " + *err;
     return false;
   }
   return true;
@@ -284,10 +292,8 @@ bool LoadCollection(const CollectionPaths& p, StoredCollection* out, bool* exist
   if (missing) {
     return true;
   }
-  try {
-    out->created_at = cj.value("created_at", "");
-  } catch (const std::exception& e) {
-    *err = "parsing " + p.collection_json + ": " + e.what();
+  if (!JsonFields<ordered_json>(cj).String("created_at", &out->created_at, err, Field::kOptional)) {
+    *err = "parsing " + p.collection_json + ": " + *err;
     return false;
   }
   std::vector<std::string> files;

@@ -13,6 +13,7 @@
 #include <utility>
 
 #include "file_util.h"
+#include "json_access.h"
 #include "job_views.h"
 #include "log.h"
 #include "wandb_client.h"
@@ -209,7 +210,9 @@ class WandbRunReporter : public RunReporter {
                           RequestKind::kUpsertBucket)) {
       return false;
     }
-    Resume(data);
+    if (!Resume(data, err)) {
+      return false;
+    }
     if (ref.name.empty()) {
       return true;
     }
@@ -223,31 +226,34 @@ class WandbRunReporter : public RunReporter {
 
   /// A run that existed already (a resumed launch) goes on where it stopped: its history and
   /// output lines are appended after the server's, its summary is kept and updated.
-  void Resume(const std::string& upsert_data) {
+  bool Resume(const std::string& upsert_data, std::string* err) {
     ordered_json j = ordered_json::parse(upsert_data, nullptr, false);
-    if (!j.is_object() || !j.contains("upsertBucket") || !j["upsertBucket"].is_object()) {
-      return;
+    JsonFields<ordered_json> data(j), payload(j), bucket(j);
+    bool inserted = true;
+    int history = 0, output = 0;
+    std::string summary;
+    if (!data.Object("upsertBucket", &payload, err) ||
+        !payload.Bool("inserted", &inserted, err) ||
+        !payload.Object("bucket", &bucket, err, Field::kOptional) ||
+        !bucket.Int("historyLineCount", &history, err, Field::kOptional) ||
+        !bucket.Int("logLineCount", &output, err, Field::kOptional) ||
+        !bucket.String("summaryMetrics", &summary, err, Field::kOptional)) {
+      *err = "W&B's reply to upsertBucket is damaged: " + *err;
+      return false;
     }
-    const ordered_json& payload = j["upsertBucket"];
-    if (payload.value("inserted", true) || !payload.contains("bucket") ||
-        !payload["bucket"].is_object()) {
-      return;
+    if (inserted) {
+      return true;
     }
-    const ordered_json& bucket = payload["bucket"];
-    auto count = [&bucket](const char* key) {
-      auto it = bucket.find(key);
-      return it != bucket.end() && it->is_number_integer() ? std::max(0, it->get<int>()) : 0;
-    };
     std::lock_guard<std::mutex> lock(mu_);
-    history_sent_ = count("historyLineCount");
-    output_sent_ = count("logLineCount");
-    auto summary = bucket.find("summaryMetrics");
-    if (summary != bucket.end() && summary->is_string()) {
-      ordered_json previous = ordered_json::parse(summary->get<std::string>(), nullptr, false);
+    history_sent_ = std::max(0, history);
+    output_sent_ = std::max(0, output);
+    if (!summary.empty()) {
+      ordered_json previous = ordered_json::parse(summary, nullptr, false);
       if (previous.is_object()) {
         previous_summary_ = previous;
       }
     }
+    return true;
   }
 
   bool UseJob(const JobRef& ref, std::string* err) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -30,6 +31,7 @@ struct Server {
   std::string fail;  // an operation name, "file_stream", or ""
   bool job_exists = true;
   bool resumed = false;  // upsertBucket finds the run with 5 history rows and 2 output lines
+  std::optional<json> inserted;  // upsertBucket's "inserted" when set; else !resumed
 
   bool Answer(const HttpRequest& request, HttpResponse* response) {
     if (request.url.find("/file_stream") != std::string::npos) {
@@ -52,7 +54,8 @@ struct Server {
                        {"logLineCount", 2},
                        {"summaryMetrics", R"({"old":1,"loss":9})"}});
       }
-      data = {{"upsertBucket", {{"bucket", bucket}, {"inserted", !resumed}}}};
+      data = {{"upsertBucket",
+               {{"bucket", bucket}, {"inserted", inserted ? *inserted : json(!resumed)}}}};
     } else if (op == "RunJobArtifact") {
       data = {{"project",
                {{"artifactCollectionMembership",
@@ -307,6 +310,21 @@ TEST(WandbRunReporterTest, FailedUpsertDisablesReportingButNotTheProgram) {
   EXPECT_TRUE(h.reporter->Summary(R"({"x":1})", &err));
   EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
   EXPECT_TRUE(h.Streams().empty());
+}
+
+// A damaged reply (a wrong type where W&B sends a boolean) is a warning, never an abort: the run
+// goes on unreported.
+TEST(WandbRunReporterTest, DamagedUpsertReplyDisablesReportingButNotTheProgram) {
+  for (json inserted : {json(nullptr), json("yes"), json::object(), json(1)}) {
+    Harness h;
+    h.server.inserted = inserted;
+    h.server.resumed = true;
+    std::string err;
+    EXPECT_TRUE(h.reporter->Start(h.Start(), &err)) << err;
+    EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "still running\n", &err));
+    EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+    EXPECT_TRUE(h.Streams().empty()) << inserted;
+  }
 }
 
 TEST(WandbRunReporterTest, UnreachableServerDisablesReporting) {
