@@ -380,7 +380,7 @@ bool AddImageFileInputs(Capture* c, std::string* err) {
     c->input_dirs.insert(source);
     bool ok = WalkDirectory(
         source,
-        [&](const DirEntry& e) {
+        [&, &source = source](const DirEntry& e) {
           (e.is_dir ? c->input_dirs : c->inputs).insert(JoinPath(source, e.relpath));
           return true;
         },

@@ -311,7 +311,7 @@ bool AddUserFiles(const BundleImageInput& input, std::vector<TarEntry>* out, std
     }
     bool ok = WalkDirectory(
         source,
-        [&](const DirEntry& d) {
+        [&, &source = source, &dest = dest](const DirEntry& d) {
           TarEntry e;
           e.path = NormalizePath(dest + "/" + d.relpath);
           std::string from = JoinPath(source, d.relpath);
