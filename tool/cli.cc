@@ -12,6 +12,7 @@
 #include "atomic_file.h"
 #include "bundle.h"
 #include "ci_env.h"
+#include "wandb_graphql.h"
 #include "exec_shim.h"
 #include "file_util.h"
 #include "job_runner.h"
@@ -19,6 +20,7 @@
 #include "job_views.h"
 #include "log.h"
 #include "publish.h"
+#include "run_reporter_guard.h"
 #include "version.h"
 #include "wandb_client.h"
 #include "wandb_credentials.h"
@@ -484,9 +486,14 @@ int CmdExec(const Args& args) {
   }
   std::unique_ptr<JobStore> store;
   std::unique_ptr<RunReporter> reporter;
+  // Reporting is a side show: when it cannot start, the program still runs.
   if (!OpenRunReporter(ReportTarget::kWandbOrStore, StoreRootOption(store_root), &store,
                        &reporter, &err)) {
-    return Fail(err);
+    Warning("not reporting the run: %s; running the program unreported", err.c_str());
+    reporter.reset();
+  }
+  if (reporter != nullptr) {
+    reporter = GuardReporter(std::move(reporter));
   }
   RunOutcome outcome;
   if (!RunProgram(plan, reporter.get(), &outcome, &err)) {
@@ -604,6 +611,24 @@ size_t EditDistance(const std::string& a, const std::string& b) {
 
 }  // namespace
 
+int RunGuarded(const char* command, const std::function<int()>& run) {
+  std::string what;
+  try {
+    return run();
+  } catch (const std::bad_alloc&) {
+    what = "out of memory";
+  } catch (const std::exception& e) {
+    what = e.what();
+  } catch (...) {
+    what = "an unknown exception";
+  }
+  fprintf(stderr,
+          "wandb-job: error: %s: unexpected failure: %s (an input is damaged or this is a bug; "
+          "please report it with the command line)\n",
+          command, OneLine(what, 300).c_str());
+  return 1;
+}
+
 int RunCli(int argc, char** argv) {
   Args args(argv + 1, argv + argc);
   while (!args.empty() && (args[0] == "-v" || args[0] == "--verbose" || args[0] == "-q" ||
@@ -630,7 +655,8 @@ int RunCli(int argc, char** argv) {
   }
   for (const Command& c : kCommands) {
     if (name == c.name) {
-      return c.run(Args(args.begin() + 1, args.end()));
+      Args rest(args.begin() + 1, args.end());
+      return RunGuarded(c.name, [&] { return c.run(rest); });
     }
   }
   const Command* closest = nullptr;

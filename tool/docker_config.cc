@@ -13,6 +13,7 @@
 
 #include "file_util.h"
 #include "hash.h"
+#include "json_access.h"
 
 namespace wandb_job {
 namespace {
@@ -112,21 +113,26 @@ bool FromHelper(const std::string& helper, const std::string& server, RegistryCr
   if (!found) {
     return true;
   }
-  try {
-    json j = json::parse(text);
-    std::string user = j.value("Username", "");
-    std::string secret = j.value("Secret", "");
-    if (user == "<token>") {
-      out->identity_token = secret;
-    } else {
-      out->username = user;
-      out->password = secret;
-    }
-    return true;
-  } catch (const json::exception&) {
-    *err = "credential helper docker-credential-" + helper + " answered something not JSON";
+  json j = json::parse(text, nullptr, false);
+  std::string what = "credential helper docker-credential-" + helper;
+  if (j.is_discarded()) {
+    *err = what + " answered something not JSON";
     return false;
   }
+  JsonFields<json> fields(j);
+  std::string user, secret;
+  if (!fields.IsObject(err) || !fields.String("Username", &user, err, Field::kOptional) ||
+      !fields.String("Secret", &secret, err, Field::kOptional)) {
+    *err = what + ": " + *err;
+    return false;
+  }
+  if (user == "<token>") {
+    out->identity_token = secret;
+  } else {
+    out->username = user;
+    out->password = secret;
+  }
+  return true;
 }
 
 }  // namespace
@@ -179,14 +185,17 @@ bool LookUpRegistryCredentials(const std::string& registry, const std::string& c
       if (!matches(key) || !entry.is_object()) {
         continue;
       }
-      if (entry.contains("identitytoken") && entry["identitytoken"].is_string()) {
-        out->identity_token = entry["identitytoken"].get<std::string>();
+      JsonFields<json> fields(entry, "auths." + key);
+      std::string user, pass, auth;
+      if (!fields.String("identitytoken", &out->identity_token, err, Field::kOptional) ||
+          !fields.String("username", &user, err, Field::kOptional) ||
+          !fields.String("password", &pass, err, Field::kOptional) ||
+          !fields.String("auth", &auth, err, Field::kOptional)) {
+        *err = path + ": " + *err;
+        return false;
       }
-      std::string user = entry.value("username", "");
-      std::string pass = entry.value("password", "");
-      if (entry.contains("auth") && entry["auth"].is_string()) {
+      if (!auth.empty()) {
         std::string decoded;
-        std::string auth = entry["auth"].get<std::string>();
         size_t colon;
         if (!Base64Decode(auth, &decoded) ||
             (colon = decoded.find(':')) == std::string::npos) {

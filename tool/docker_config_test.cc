@@ -63,6 +63,30 @@ TEST(DockerConfig, Errors) {
   EXPECT_FALSE(LookUpRegistryCredentials("r.io", dir.path(), &c, &err));
   EXPECT_EQ(err, dir.Join("config.json") +
                      ": the \"auth\" entry for r.io is not base64 of user:password");
+  // Wrong types are named, not thrown.
+  WriteTestFile(dir.path(), "config.json", "{\"auths\":{\"r.io\":{\"username\":null,"
+                                           "\"password\":5}}}");
+  EXPECT_FALSE(LookUpRegistryCredentials("r.io", dir.path(), &c, &err));
+  EXPECT_EQ(err, dir.Join("config.json") + ": field auths.r.io.password must be a string");
+  WriteTestFile(dir.path(), "config.json", "{\"auths\":{\"r.io\":{\"auth\":[]}}}");
+  EXPECT_FALSE(LookUpRegistryCredentials("r.io", dir.path(), &c, &err));
+  EXPECT_EQ(err, dir.Join("config.json") + ": field auths.r.io.auth must be a string");
+}
+
+TEST(DockerConfig, HelperAnswerOfWrongTypes) {
+  ScopedTempDir dir;
+  WriteTestFile(dir.path(), "bin/docker-credential-t",
+                "#!/bin/sh\nread s\necho '{\"Username\":\"u\",\"Secret\":{\"a\":1}}'\n");
+  RunShell(dir.path(), "chmod +x bin/docker-credential-t");
+  std::string old_path = GetEnv("PATH");
+  setenv("PATH", (dir.Join("bin") + ":" + old_path).c_str(), 1);
+  WriteTestFile(dir.path(), "config.json", "{\"credsStore\":\"t\"}");
+  RegistryCredentials c;
+  std::string err;
+  EXPECT_FALSE(LookUpRegistryCredentials("reg.io", dir.path(), &c, &err));
+  EXPECT_EQ(err, dir.Join("config.json") +
+                     ": credential helper docker-credential-t: field Secret must be a string");
+  setenv("PATH", old_path.c_str(), 1);
 }
 
 }  // namespace

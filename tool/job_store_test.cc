@@ -690,3 +690,31 @@ TEST_F(JobStoreTest, ConcurrentPublishersOfDifferentJobs) {
 
 }  // namespace
 }  // namespace wandb_job
+
+namespace wandb_job {
+namespace {
+
+TEST_F(JobStoreTest, ARunRecordOfWrongTypesNamesTheField) {
+  RunRecord run("run00001", "run", "running", "2026-01-01T00:00:00Z", 0);
+  run.entity = "local";
+  run.project = "proj";
+  ASSERT_TRUE(store_->WriteRun(run, &err_)) << err_;
+  std::string path = root_ + "/entities/local/projects/proj/runs/run00001/run.json";
+  RunRecord back;
+  bool found = false;
+  for (const auto& [damage, field] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"id": null})", "field id must be a string"},
+           {R"({"id": "run00001", "entity": 7})", "field entity must be a string"},
+           {R"({"id": "run00001", "version": "3"})", "field version must be an integer"},
+           {R"({"id": "run00001", "exit_code": 1.5})", "field exit_code must be an integer"},
+           {R"({"id": "run00001", "history_rows": -1})", "field history_rows is out of range"},
+           {R"([1, 2])", "must be a JSON object"}}) {
+    WriteTestFile(root_, "entities/local/projects/proj/runs/run00001/run.json", damage);
+    EXPECT_FALSE(store_->ReadRun("local", "proj", "run00001", &back, &found, &err_)) << damage;
+    EXPECT_NE(err_.find("reading " + path + ": "), std::string::npos) << err_;
+    EXPECT_NE(err_.find(field), std::string::npos) << err_;
+  }
+}
+
+}  // namespace
+}  // namespace wandb_job

@@ -4,6 +4,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "json_access.h"
 #include "wandb_types.h"
 
 namespace wandb_job {
@@ -192,29 +193,47 @@ bool LoadVersionView(const StoredVersion& v, const VersionFileReader& read_file,
     *err = where + "not a JSON object";
     return false;
   }
-  try {
-    view->has_job_file = true;
-    view->source_type = j.value("source_type", "");
-    view->source = j.value("source", ordered_json::object());
-    const ordered_json& s = view->source;
-    if (s.contains("entrypoint") && s["entrypoint"].is_array()) {
-      for (const ordered_json& arg : s["entrypoint"]) {
-        view->entrypoint.push_back(arg.is_string() ? arg.get<std::string>() : arg.dump());
-      }
-    }
-    if (view->source_type == "repo" && s.contains("git")) {
-      view->source_text = s["git"].value("remote", "") + " @ " + s["git"].value("commit", "");
-    } else if (view->source_type == "artifact") {
-      view->source_text = s.value("artifact", "");
-    } else if (view->source_type == "image") {
-      view->source_text = s.value("image", "");
-    }
-    FlattenJson(j.value("input_types", ordered_json::object()), &view->input_types);
-    FlattenJson(j.value("output_types", ordered_json::object()), &view->output_types);
-  } catch (const std::exception& e) {
-    *err = where + e.what();
+  JsonFields<ordered_json> f(j);
+  JsonFields<ordered_json> source(j), git(j), types(j);
+  const ordered_json* entrypoint = nullptr;
+  const ordered_json* input_types = nullptr;
+  const ordered_json* output_types = nullptr;
+  std::string remote, commit, reference;
+  if (!f.String("source_type", &view->source_type, err, Field::kOptional)) {
+    *err = where + *err;
     return false;
   }
+  const char* reference_key = view->source_type == "artifact" ? "artifact"
+                              : view->source_type == "image"  ? "image"
+                                                              : nullptr;
+  if (!f.Object("source", &source, err, Field::kOptional) ||
+      !source.Array("entrypoint", &entrypoint, err, Field::kOptional) ||
+      !source.Object("git", &git, err, Field::kOptional) ||
+      !git.String("remote", &remote, err, Field::kOptional) ||
+      !git.String("commit", &commit, err, Field::kOptional) ||
+      (reference_key != nullptr &&
+       !source.String(reference_key, &reference, err, Field::kOptional)) ||
+      !f.Object("input_types", &types, err, Field::kOptional) ||
+      !f.Object("output_types", &types, err, Field::kOptional)) {
+    *err = where + *err;
+    return false;
+  }
+  view->has_job_file = true;
+  view->source = source.value();
+  for (const ordered_json& arg : *entrypoint) {
+    view->entrypoint.push_back(arg.is_string() ? arg.get<std::string>() : arg.dump());
+  }
+  if (view->source_type == "repo" && f.Find("source") != nullptr &&
+      source.Find("git") != nullptr) {
+    view->source_text = remote + " @ " + commit;
+  } else if (reference_key != nullptr) {
+    view->source_text = reference;
+  }
+  input_types = f.Find("input_types");
+  output_types = f.Find("output_types");
+  FlattenJson(input_types != nullptr ? *input_types : ordered_json::object(), &view->input_types);
+  FlattenJson(output_types != nullptr ? *output_types : ordered_json::object(),
+              &view->output_types);
   // Declared job inputs (manage_wandb_config / manage_config_file) leave wandb-job.json's
   // input_types empty; their types live in the artifact metadata.
   ordered_json meta = ordered_json::parse(v.metadata.empty() ? "{}" : v.metadata, nullptr, false);

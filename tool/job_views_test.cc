@@ -344,6 +344,27 @@ TEST(JobViewsTest, ShowReportsUnreadableOrBrokenJobFiles) {
   EXPECT_EQ(err, "wandb-job.json of v2: not a JSON object");
 }
 
+TEST(JobViewsTest, ShowNamesAWrongTypeInTheJobFile) {
+  for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"source_type": null, "source": 3})", "field source must be an object"},
+           {R"({"source_type": 1})", "field source_type must be a string"},
+           {R"({"source_type": "repo", "source": {"git": {"remote": 7}}})",
+            "field source.git.remote must be a string"},
+           {R"({"source_type": "repo", "source": {"git": "x"}})",
+            "field source.git must be an object"},
+           {R"({"source_type": "artifact", "source": {"artifact": []}})",
+            "field source.artifact must be a string"},
+           {R"({"source_type": "image", "source": {"entrypoint": "sh"}})",
+            "field source.entrypoint must be an array"},
+           {R"({"input_types": "x"})", "field input_types must be an object"}}) {
+    Fixture g = TwoVersionJob();
+    g.AddVersion({{"wandb-job.json", text}}, {});
+    std::string out, err;
+    EXPECT_FALSE(RenderJobShow(g.job, "v2", g.Reader(), ViewFormat::kJson, &out, &err)) << text;
+    EXPECT_EQ(err, "wandb-job.json of v2: " + message) << text;
+  }
+}
+
 TEST(JobViewsTest, ShowOfACodeArtifactListsFilesOnly) {
   Fixture f;
   f.job.entity = "local";

@@ -9,6 +9,7 @@
 
 #include "atomic_file.h"
 #include "file_util.h"
+#include "json_access.h"
 #include "job_store.h"
 #include "log.h"
 #include "store_layout.h"
@@ -62,35 +63,36 @@ std::string RunToJson(const RunRecord& r) {
 }
 
 bool RunFromJson(const ordered_json& j, RunRecord* r, std::string* err) {
-  try {
-    r->id = j.at("id").get<std::string>();
-    r->name = j.value("name", "");
-    r->entity = j.value("entity", "");
-    r->project = j.value("project", "");
-    r->state = j.value("state", "");
-    r->created_at = j.value("created_at", "");
-    auto text = [&](const char* key) {
-      auto it = j.find(key);
-      return it == j.end() || it->is_null() ? std::string() : it->get<std::string>();
-    };
-    auto dumped = [&](const char* key) {
-      auto it = j.find(key);
-      return it == j.end() || it->is_null() ? std::string() : it->dump();
-    };
-    r->finished_at = text("finished_at");
-    r->job = text("job");
-    auto version = j.find("version");
-    r->version_index = version == j.end() || version->is_null() ? -1 : version->get<int>();
-    auto code = j.find("exit_code");
-    r->has_exit_code = code != j.end() && !code->is_null();
-    r->exit_code = r->has_exit_code ? code->get<int>() : 0;
-    r->config = dumped("config");
-    r->summary = dumped("summary");
-    r->history_rows = j.value("history_rows", 0);
-  } catch (const std::exception& e) {
-    *err = e.what();
+  JsonFields<ordered_json> f(j);
+  int64_t history_rows = 0;
+  r->finished_at.clear();
+  r->job.clear();
+  r->version_index = -1;
+  if (!f.IsObject(err) || !f.String("id", &r->id, err) ||
+      !f.String("name", &r->name, err, Field::kOptional) ||
+      !f.String("entity", &r->entity, err, Field::kOptional) ||
+      !f.String("project", &r->project, err, Field::kOptional) ||
+      !f.String("state", &r->state, err, Field::kOptional) ||
+      !f.String("created_at", &r->created_at, err, Field::kOptional) ||
+      !f.String("finished_at", &r->finished_at, err, Field::kOptional) ||
+      !f.String("job", &r->job, err, Field::kOptional) ||
+      !f.Int("version", &r->version_index, err, Field::kOptional) ||
+      !f.Int("history_rows", &history_rows, err, Field::kOptional, 0, INT32_MAX)) {
     return false;
   }
+  r->history_rows = static_cast<int>(history_rows);
+  const ordered_json* code = f.Find("exit_code");
+  r->has_exit_code = code != nullptr && !code->is_null();
+  r->exit_code = 0;
+  if (r->has_exit_code && !f.Int("exit_code", &r->exit_code, err)) {
+    return false;
+  }
+  auto dumped = [&](const char* key) {
+    const ordered_json* value = f.Find(key);
+    return value == nullptr || value->is_null() ? std::string() : value->dump();
+  };
+  r->config = dumped("config");
+  r->summary = dumped("summary");
   return true;
 }
 

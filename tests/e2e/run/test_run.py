@@ -271,6 +271,15 @@ def case_exec(env):
     check(not os.path.exists(os.path.join(env.store, "entities/local/projects/uncategorized/runs/"
                                                      "dis00001")), "disabled mode recorded")
 
+    # A store that cannot be written: a warning, and the program runs all the same.
+    blocker = os.path.join(env.root, "a-file")
+    with open(blocker, "w") as f:
+        f.write("not a directory\n")
+    p = env.wj("exec", "-c", "a=1", "--", "sh", "-c", 'echo "ran with $WANDB_CONFIG"; exit 3',
+               env={"WANDB_JOB_STORE": os.path.join(blocker, "store")}, check_rc=3)
+    check(p.stdout.strip() == 'ran with {"a":1}', p.stdout)
+    check("not reporting the run" in p.stderr and "running the program unreported" in p.stderr,
+          p.stderr)
     # A program that cannot start: exit 127 and one error line.
     p = env.wj("exec", "--", os.path.join(env.root, "missing"), check_rc=127)
     check("cannot run" in p.stderr, p.stderr)

@@ -1,0 +1,42 @@
+#include "cli.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <stdexcept>
+
+namespace wandb_job {
+namespace {
+
+TEST(RunGuardedTest, PassesTheExitCodeThrough) {
+  EXPECT_EQ(RunGuarded("show", [] { return 0; }), 0);
+  EXPECT_EQ(RunGuarded("show", [] { return 2; }), 2);
+}
+
+TEST(RunGuardedTest, AnEscapedJsonTypeErrorIsOneLineAndExitOne) {
+  testing::internal::CaptureStderr();
+  int rc = RunGuarded("publish", [] {
+    nlohmann::json j = nlohmann::json::parse(R"({"entity": null})");
+    return j["entity"].get<std::string>().empty() ? 0 : 3;
+  });
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(rc, 1);
+  EXPECT_EQ(err.rfind("wandb-job: error: publish: unexpected failure: ", 0), 0u) << err;
+  EXPECT_NE(err.find("must be string"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << err;
+}
+
+TEST(RunGuardedTest, AnyExceptionIsCaught) {
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(RunGuarded("ls", []() -> int { throw std::runtime_error("line one\nline two"); }), 1);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("line one line two"), std::string::npos) << err;
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << err;
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(RunGuarded("ls", []() -> int { throw 42; }), 1);
+  err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("unknown exception"), std::string::npos) << err;
+}
+
+}  // namespace
+}  // namespace wandb_job
