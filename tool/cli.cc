@@ -203,6 +203,7 @@ int CmdPublish(const Args& args) {
     WandbClientOptions client_options;
     client_options.base_url = creds.base_url;
     client_options.api_key = creds.api_key;
+    client_options.read_only = options.dry_run;
     client = std::make_unique<WandbClient>(std::move(client_options));
     wandb = std::make_unique<WandbSink>(client.get());
     sink = wandb.get();

@@ -111,14 +111,16 @@ std::string StripScpForm(std::string_view url) {
   constexpr auto npos = std::string_view::npos;
   std::string_view userinfo;
   std::string_view rest = url;
-  // The '@' ends a userinfo only when "host:path" follows it; else it belongs to the path.
-  size_t at = url.find('@');
-  if (at != npos && url.substr(0, at).find('/') == npos) {
+  // The '@' ends a userinfo only when "host:path" follows it; else it belongs to the path. The
+  // last such '@' wins, as in ssh: a password may hold '@' ("user:p@ss@host:path").
+  for (size_t at = url.rfind('@'); at != npos; at = at == 0 ? npos : url.rfind('@', at - 1)) {
     std::string_view after = url.substr(at + 1);
     size_t colon = after.find(':');
-    if (colon != npos && after.substr(0, colon).find('/') == npos) {
+    if (url.substr(0, at).find('/') == npos && colon != npos &&
+        after.substr(0, colon).find('/') == npos) {
       userinfo = url.substr(0, at);
       rest = after;
+      break;
     }
   }
   std::string out(userinfo.substr(0, userinfo.find(':')));

@@ -51,6 +51,11 @@ const StripCase kStripCases[] = {
     {"git@host:2222/r.git", "git@host:2222/r.git"},
     {"host:org/r@v2.git", "host:org/r@v2.git"},
     {"[git@host:22]:r.git", "[git@host:22]:r.git"},
+    // The last '@' before "host:" ends the userinfo: the password may hold '@'.
+    {"user:p@ss@host:org/r.git", "user@host:org/r.git"},
+    {"user:pw@@host:org/r.git", "user@host:org/r.git"},
+    {":pw@@host:r.git", "host:r.git"},
+    {"git@host:org/r@v2.git", "git@host:org/r@v2.git"},
     // Local: nothing to strip, nothing to normalise.
     {"file:///srv/git/p.git", "file:///srv/git/p.git"},
     {"file:///srv/odd?name.git", "file:///srv/odd?name.git"},
@@ -80,6 +85,16 @@ TEST(RemoteUrlTest, StripIsIdempotent) {
   for (const StripCase& c : kStripCases) {
     EXPECT_EQ(StripUrlCredentials(c.out), c.out) << c.out;
   }
+}
+
+// Found by tests/fuzz/remote_url_fuzz.cc: an empty user before "@@" left "@host:path", which a
+// second strip changed again.
+TEST(RemoteUrlTest, StripIsIdempotentOnFuzzInput) {
+  const char bytes[] = ":s\x8fss\rs\x8f\x19" "e~g_@@\0exok\xc3\xd5#i\xff\xff_@\0exok\xc3\xd5#ftg:";
+  const std::string input(bytes, sizeof(bytes) - 1);
+  ASSERT_EQ(input.size(), 40u);
+  std::string once = StripUrlCredentials(input);
+  EXPECT_EQ(StripUrlCredentials(once), once);
 }
 
 TEST(RemoteUrlTest, ClassifyRemote) {

@@ -1,6 +1,7 @@
 #include "wandb_client.h"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -30,6 +31,16 @@ std::mt19937_64& Rng() {
 
 double Jitter() {
   return std::uniform_real_distribution<double>(1.0, 1.25)(Rng());
+}
+
+// A POST of a GraphQL document that only reads.
+bool IsGraphqlQuery(const HttpRequest& request, RequestKind kind) {
+  if (kind != RequestKind::kGraphql || request.method != "POST" || !request.body_file.empty()) {
+    return false;
+  }
+  json body = json::parse(request.body, nullptr, false);
+  return body.is_object() && body.contains("query") && body["query"].is_string() &&
+         !IsGraphqlMutation(body["query"].get<std::string>());
 }
 
 }  // namespace
@@ -107,6 +118,52 @@ bool ParseRetryAfter(std::string_view value, double now, double* seconds) {
   return true;
 }
 
+bool IsGraphqlMutation(std::string_view document) {
+  // Every top-level definition starts with `query`, `mutation`, `subscription`, `fragment` or
+  // `{` (a query); anything nested is inside braces. Strings and comments are skipped.
+  int depth = 0;
+  bool any = false;
+  for (size_t i = 0; i < document.size();) {
+    char c = document[i];
+    if (c == '#') {
+      size_t eol = document.find('\n', i);
+      i = eol == std::string_view::npos ? document.size() : eol + 1;
+    } else if (c == '"') {
+      for (++i; i < document.size() && document[i] != '"'; ++i) {
+        if (document[i] == '\\') {
+          ++i;
+        }
+      }
+      ++i;
+    } else if (c == '{' || c == '(' || c == '[') {
+      any = any || depth == 0;
+      ++depth;
+      ++i;
+    } else if (c == '}' || c == ')' || c == ']') {
+      if (--depth < 0) {
+        return true;
+      }
+      ++i;
+    } else if (std::isalpha(static_cast<unsigned char>(c)) || c == '_') {
+      size_t end = i;
+      while (end < document.size() &&
+             (std::isalnum(static_cast<unsigned char>(document[end])) || document[end] == '_')) {
+        ++end;
+      }
+      std::string_view word = document.substr(i, end - i);
+      // At the top level (keywords and names); a query named "mutation" errs on the safe side.
+      if (depth == 0 && (word == "mutation" || word == "subscription")) {
+        return true;
+      }
+      any = true;
+      i = end;
+    } else {
+      ++i;
+    }
+  }
+  return !any || depth != 0;
+}
+
 bool IsUnderBaseUrl(std::string_view url, std::string_view base_url) {
   size_t scheme_end = base_url.find("://");
   if (scheme_end == std::string_view::npos || url.size() < base_url.size()) {
@@ -163,6 +220,11 @@ bool WandbClient::Send(HttpTransport* transport, const HttpRequest& request, Req
                        const std::string& what, HttpResponse* response, std::string* err) {
   if (transport == nullptr) {
     transport = transport_.get();
+  }
+  if (options_.read_only && request.method != "GET" && request.method != "HEAD" &&
+      !IsGraphqlQuery(request, kind)) {
+    *err = what + ": refused, nothing may be written to W&B in a dry run";
+    return false;
   }
   // The key goes to the W&B API only, never to presigned storage URLs.
   bool with_auth = kind != RequestKind::kUpload && IsUnderBaseUrl(request.url, options_.base_url);

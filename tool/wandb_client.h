@@ -41,6 +41,9 @@ double BackoffSeconds(const RetryPolicy& policy, int attempt, double jitter);
 bool ParseRetryAfter(std::string_view value, double now, double* seconds);
 /// True when `url` is the base URL or below it (same scheme, host and port, path prefix).
 bool IsUnderBaseUrl(std::string_view url, std::string_view base_url);
+/// True when a GraphQL document may change something: it defines a mutation or a subscription
+/// (or is not a document this check can read). Queries and fragments only: false.
+bool IsGraphqlMutation(std::string_view document);
 /// `n` random characters of [A-Za-z0-9] (client IDs), or of [a-z0-9] with `lowercase`.
 std::string RandomId(size_t n, bool lowercase);
 
@@ -58,6 +61,9 @@ struct WandbClientOptions {
   std::function<void(double seconds)> sleep;
   /// kAuto: a live line when stderr is a terminal, plain lines otherwise.
   ProgressMode progress = ProgressMode::kAuto;
+  /// For --dry-run: only GETs and GraphQL queries go out. A GraphQL mutation or any other
+  /// request (upload, file_stream) fails before it is sent, so a dry run can't change W&B.
+  bool read_only = false;
 };
 
 /// The HTTP side: retries, auth only for URLs under the base URL, GraphQL envelopes.

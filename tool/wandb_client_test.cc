@@ -221,6 +221,58 @@ TEST(WandbClientTest, KeyOnlyForUrlsUnderTheBaseUrl) {
   EXPECT_TRUE(HasHeader(sent[2], "Authorization"));
 }
 
+TEST(WandbClientTest, TellsMutationsFromQueries) {
+  EXPECT_FALSE(IsGraphqlMutation("query Op { a(x: \"mutation\") { b } }"));
+  EXPECT_FALSE(IsGraphqlMutation("{ mutation }"));
+  EXPECT_FALSE(IsGraphqlMutation("# mutation\nquery Q($a: [String]) { a } fragment F on T { b }"));
+  EXPECT_TRUE(IsGraphqlMutation("mutation CreateArtifact { createArtifact { id } }"));
+  EXPECT_TRUE(IsGraphqlMutation("  \n mutation{x}"));
+  EXPECT_TRUE(IsGraphqlMutation("query A { a } mutation B { b }"));
+  EXPECT_TRUE(IsGraphqlMutation("subscription S { s }"));
+  EXPECT_TRUE(IsGraphqlMutation(""));           // nothing readable: not known to be a query
+  EXPECT_TRUE(IsGraphqlMutation("query { a"));  // unbalanced
+  EXPECT_TRUE(IsGraphqlMutation("} mutation M { m } {"));
+}
+
+// --dry-run's client: nothing that writes reaches the transport, whatever the caller asks.
+TEST(WandbClientTest, ReadOnlyClientSendsNoWrite) {
+  FakeTransport fake([](const HttpRequest&, HttpResponse* r, std::string*) {
+    *r = Reply(200, R"({"data": {"ok": true}})");
+    return true;
+  });
+  WandbClientOptions o;
+  o.base_url = kBase;
+  o.api_key = kKey;
+  o.retry = RetryPolicy();
+  o.progress = ProgressMode::kNone;
+  o.make_transport = [&fake]() { return fake.Share(); };
+  o.read_only = true;
+  WandbClient client(std::move(o));
+  std::string data, err;
+  EXPECT_FALSE(client.Graphql("CreateArtifact", "mutation CreateArtifact { createArtifact { id } }",
+                              "{}", &data, &err));
+  EXPECT_EQ(err, "CreateArtifact: refused, nothing may be written to W&B in a dry run");
+  EXPECT_FALSE(client.Graphql("UpsertBucket", "query UpsertBucket { ok }", "{}", &data, &err,
+                              RequestKind::kUpsertBucket));
+  HttpRequest put;
+  put.method = "PUT";
+  put.url = "https://storage.example/blob";
+  HttpResponse resp;
+  EXPECT_FALSE(client.Send(nullptr, put, RequestKind::kUpload, "uploading a", &resp, &err));
+  EXPECT_EQ(err, "uploading a: refused, nothing may be written to W&B in a dry run");
+  HttpRequest stream;
+  stream.method = "POST";
+  stream.url = std::string(kBase) + "/files/e/p/r/file_stream";
+  EXPECT_FALSE(client.Send(nullptr, stream, RequestKind::kFileStream, "fs", &resp, &err));
+  EXPECT_TRUE(fake.requests().empty());
+  // Reading still works.
+  ASSERT_TRUE(client.Graphql("Op", "query Op { ok }", "{}", &data, &err)) << err;
+  HttpRequest get;
+  get.url = "https://storage.example/blob";
+  ASSERT_TRUE(client.Send(nullptr, get, RequestKind::kDownload, "get", &resp, &err)) << err;
+  EXPECT_EQ(fake.requests().size(), 2u);
+}
+
 TEST(WandbClientTest, UploadsRetryOnlyThrottlingAndServerErrors) {
   std::atomic<int> calls{0};
   Harness h([&](const HttpRequest&, HttpResponse* r, std::string*) {

@@ -97,6 +97,9 @@ class FakeWandb:
         self.operations = []    # GraphQL operation names, in order
         self.documents = []     # (operationName, query, variables)
         self.puts = []          # {"kind": "file"|"manifest", "name", "size"}
+        self.writes = []        # every request that may change state, even a refused one:
+                                # "PUT <path>", "mutation <op>", "POST <file_stream path>"
+        self.in_flight = 0      # requests being handled (see wait_idle)
         self.storage_auth_rejected = 0
         self.file_streams = []  # (entity, project, run, body)
         self.used = []          # useArtifact: {"entity", "project", "run", "artifact", "name"}
@@ -146,9 +149,21 @@ class FakeWandb:
                         return f
         return None
 
+    def wait_idle(self, timeout=60):
+        """Waits until no request is being handled, so that the requests of a killed client
+        (still sleeping in a "slow" fault, say) are counted before the next case starts."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            with self.lock:
+                if self.in_flight == 0:
+                    return True
+            time.sleep(0.05)
+        return False
+
     def reset_stats(self):
         with self.lock:
             self.operations, self.documents, self.puts, self.file_streams = [], [], [], []
+            self.writes = []
             self.used = []
             self.storage_auth_rejected = 0
 
@@ -267,6 +282,8 @@ class FakeWandb:
         with self.lock:
             self.operations.append(op_name or "")
             self.documents.append((op_name, query, variables))
+            if op.operation != graphql.OperationType.QUERY:
+                self.writes.append("%s %s" % (op.operation.value, op_name or ""))
             data = {}
             name = ""
             try:
@@ -667,6 +684,16 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     server_fake = None
     protocol_version = "HTTP/1.1"
 
+    def handle(self):
+        fake = self.server_fake
+        with fake.lock:
+            fake.in_flight += 1
+        try:
+            super().handle()
+        finally:
+            with fake.lock:
+                fake.in_flight -= 1
+
     def log_message(self, fmt, *args):
         if os.environ.get("FAKE_WANDB_VERBOSE"):
             sys.stderr.write("fake-wandb: " + fmt % args + "\n")
@@ -739,6 +766,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(status, reply)
         m = re.match(r"^/files/([^/]+)/([^/]+)/([^/]+)/file_stream$", path)
         if m:
+            with fake.lock:
+                fake.writes.append("POST " + path)
             if self.apply_fault("file_stream") or not self.authorized():
                 return
             body = json.loads(self.read_body() or b"{}")
@@ -756,6 +785,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def do_PUT(self):
         fake = self.server_fake
+        with fake.lock:
+            fake.writes.append("PUT " + urllib.parse.urlparse(self.path).path)
         m = re.match(r"^/storage/upload/(.+)$", urllib.parse.urlparse(self.path).path)
         if not m:
             self.read_body()

@@ -256,6 +256,9 @@ def case_killed(w):
     out, err = proc.communicate()
     w.outputs.append(out + err)
     w.fake.clear_faults()
+    # The killed client's uploads still sleep in the fake; they belong to this case, not to the
+    # next one that counts requests.
+    check(w.fake.wait_idle(), "the fake finished the killed client's requests")
     w.publish()
     after = w.counts()
     check(after == (before[0] + 1, before[1] + 1), "killed: one new version each: %s -> %s"
@@ -309,11 +312,24 @@ def case_modes(w):
 
 
 def case_dry_run(w):
+    """A dry run reads and sends nothing that writes: no PUT, no mutation, no file_stream,
+    neither for an unchanged job nor for a changed one (whose code would be uploaded)."""
+    check(w.fake.wait_idle(), "the fake is idle before the dry run")
     w.fake.reset_stats()
     p = w.publish(args=["--dry-run"])
-    check("unchanged" in p.stdout and w.fake.puts == [], "dry run: %s" % p.stdout)
-    check(not any(op.startswith(("Create", "Upsert", "Commit")) for op in w.fake.operations),
-          "dry run writes nothing: %s" % w.fake.operations)
+    check("unchanged" in p.stdout, "dry run of an unchanged job: %s" % p.stdout)
+    check(w.fake.writes == [] and w.fake.puts == [], "dry run writes nothing: %s" % w.fake.writes)
+    check(w.fake.operations != [], "the dry run asked W&B: %s" % w.fake.operations)
+    w.write("data/part07.txt", "dry run\n")
+    w.commit("dry run")
+    w.capture()
+    before = w.counts()
+    w.fake.reset_stats()
+    p = w.publish(args=["--dry-run"])
+    check("would publish" in p.stdout and "new" in p.stdout, "dry run of a change: %s" % p.stdout)
+    check(w.fake.writes == [] and w.fake.puts == [], "dry run of a change writes nothing: %s"
+          % w.fake.writes)
+    check(w.counts() == before, "no version created: %s -> %s" % (before, w.counts()))
 
 
 def case_ls_show(w):
