@@ -33,6 +33,7 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
                   [DESCRIPTION <text>] [ARGS <arg>...]
                   [CONFIG <key>=<value>...] [CONFIG_FILE <file.json>]
                   [LOCKFILES <file>...] [CODE_DIR <dir>] [EXCLUDE <glob>...]
+                  [MAX_FILE_SIZE <size>]
                   [DOCKERFILE <path>] [BUILD_CONTEXT <dir>] [BASE_IMAGE <ref>]
                   [IMAGE <ref>] [IMAGE_FILES <src>=<dest>...]
                   [IMAGE_ENV <name>=<value>...] [IMAGE_WORKING_DIR <dir>]
@@ -85,6 +86,12 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
 
   ``EXCLUDE <glob>...``
     gitignore-style patterns of files left out of the code artifact.
+
+  ``MAX_FILE_SIZE <size>``
+    The largest file the code artifact of an ``artifact`` job may hold, in bytes or with a
+    ``K``, ``M`` or ``G`` suffix (powers of 1024); ``0`` for no limit. A larger file stops the
+    capture with a line naming it: leave it out with ``EXCLUDE`` or ``.wandbignore``, or raise
+    the limit. Default: ``WANDB_JOB_MAX_FILE_SIZE`` if set, else ``100M``.
 
   ``DOCKERFILE <path>``
     A Dockerfile that builds the job (``source.dockerfile``). Must exist. Not for image jobs.
@@ -184,6 +191,10 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
   targets and needs no helper: the generated ``Dockerfile.wandb`` configures with it ``OFF``, so an
   image build needs only the job's own dependencies.
 
+.. variable:: WANDB_JOB_MAX_FILE_SIZE
+
+  The default ``MAX_FILE_SIZE`` of the jobs declared after it is set.
+
 .. variable:: WANDB_JOB_PUBLISH_ARGS
 
   A list of extra arguments passed to every ``wandb-job publish`` command (cache ``STRING``).
@@ -199,7 +210,7 @@ option(WANDB_JOB_CAPTURE "Declare the capture and publish targets of wandb_add_j
 
 function(wandb_add_job target)
   set(one_value NAME ENTITY PROJECT SOURCE DESCRIPTION CONFIG_FILE CODE_DIR DOCKERFILE
-    BUILD_CONTEXT BASE_IMAGE IMAGE IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM)
+    BUILD_CONTEXT BASE_IMAGE IMAGE IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM MAX_FILE_SIZE)
   set(multi_value ALIASES ARGS CONFIG LOCKFILES EXCLUDE IMAGE_FILES IMAGE_ENV)
   cmake_parse_arguments(PARSE_ARGV 1 arg "ALL" "${one_value}" "${multi_value}")
   set(fn wandb_add_job)
@@ -252,6 +263,7 @@ function(wandb_add_job target)
     list(APPEND lockfiles "${abs}")
   endforeach()
   _wandb_job_check_image_settings(${fn} "${source}" image_files image_file_sources)
+  _wandb_job_max_file_bytes(${fn} max_file_bytes)
   if(source STREQUAL "image")
     get_property(rpath_set TARGET ${target} PROPERTY BUILD_RPATH_USE_ORIGIN SET)
     if(NOT rpath_set)
@@ -497,6 +509,36 @@ function(_wandb_job_check_image_settings fn source files_var sources_var)
   set(${sources_var} "${sources}" PARENT_SCOPE)
 endfunction()
 
+# Sets `out_var` to MAX_FILE_SIZE (else WANDB_JOB_MAX_FILE_SIZE, else 100M) in bytes. Reads the
+# caller's arg_MAX_FILE_SIZE.
+function(_wandb_job_max_file_bytes fn out_var)
+  set(size 100M)
+  set(keyword MAX_FILE_SIZE)
+  if(DEFINED arg_MAX_FILE_SIZE)
+    set(size "${arg_MAX_FILE_SIZE}")
+  elseif(DEFINED WANDB_JOB_MAX_FILE_SIZE)
+    set(size "${WANDB_JOB_MAX_FILE_SIZE}")
+    set(keyword WANDB_JOB_MAX_FILE_SIZE)
+  endif()
+  set(digits "")
+  if(size MATCHES "^0*([0-9]+)([KMG]?)$")
+    set(digits "${CMAKE_MATCH_1}")
+    set(unit "${CMAKE_MATCH_2}")
+  endif()
+  string(LENGTH "${digits}" len)
+  # At most 12 digits keeps a G multiple within CMake's 64-bit math.
+  if(len EQUAL 0 OR len GREATER 12)
+    message(FATAL_ERROR "${fn}: bad ${keyword} '${size}'; write a number of bytes, optionally "
+      "with K, M or G (powers of 1024), or 0 for no limit")
+  endif()
+  set(shift_ 0)
+  set(shift_K 10)
+  set(shift_M 20)
+  set(shift_G 30)
+  math(EXPR bytes "${digits} << ${shift_${unit}}")
+  set(${out_var} "${bytes}" PARENT_SCOPE)
+endfunction()
+
 # An OCI image reference: [registry[:port]/]path[:tag][@sha256:<64 hex>], path in lowercase.
 function(_wandb_job_check_image_ref fn keyword ref)
   set(why "")
@@ -666,6 +708,7 @@ macro(_wandb_job_spec_json out_var)
   _wandb_job_json_set_each(_wandb_job_json ARRAY aliases=arg_ALIASES args=arg_ARGS
     config=arg_CONFIG lockfiles=lockfiles exclude=arg_EXCLUDE image_env=arg_IMAGE_ENV)
   string(JSON _wandb_job_json SET "${_wandb_job_json}" image_files "${image_files}")
+  string(JSON _wandb_job_json SET "${_wandb_job_json}" max_file_size "${max_file_bytes}")
   if(arg_IMAGE_SHIM STREQUAL "OFF")
     string(JSON _wandb_job_json SET "${_wandb_job_json}" image_shim false)
   else()
