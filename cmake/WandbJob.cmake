@@ -33,10 +33,12 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
                   [DESCRIPTION <text>] [ARGS <arg>...]
                   [CONFIG <key>=<value>...] [CONFIG_FILE <file.json>]
                   [LOCKFILES <file>...] [CODE_DIR <dir>] [EXCLUDE <glob>...]
+                  [MAX_FILE_SIZE <size>]
                   [DOCKERFILE <path>] [BUILD_CONTEXT <dir>] [BASE_IMAGE <ref>]
                   [IMAGE <ref>] [IMAGE_FILES <src>=<dest>...]
                   [IMAGE_ENV <name>=<value>...] [IMAGE_WORKING_DIR <dir>]
-                  [IMAGE_USER <user>[:<group>]] [IMAGE_SHIM ON|OFF] [ALL])
+                  [IMAGE_USER <user>[:<group>]] [IMAGE_SHIM ON|OFF]
+                  [FILE_PREFIX_MAP ON|OFF] [ALL])
 
   Declares a job for the executable ``<target>``, which must already exist and must not be
   imported or an alias. Each target can have one job. Relative paths are relative to
@@ -86,6 +88,12 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
   ``EXCLUDE <glob>...``
     gitignore-style patterns of files left out of the code artifact.
 
+  ``MAX_FILE_SIZE <size>``
+    The largest file the code artifact of an ``artifact`` job may hold, in bytes or with a
+    ``K``, ``M`` or ``G`` suffix (powers of 1024); ``0`` for no limit. A larger file stops the
+    capture with a line naming it: leave it out with ``EXCLUDE`` or ``.wandbignore``, or raise
+    the limit. Default: ``WANDB_JOB_MAX_FILE_SIZE`` if set, else ``100M``.
+
   ``DOCKERFILE <path>``
     A Dockerfile that builds the job (``source.dockerfile``). Must exist. Not for image jobs.
 
@@ -127,6 +135,16 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
     every job). With it (the default), the image takes the launch config (``WANDB_CONFIG``),
     renders ``ARGS`` with it and records the run; ``OFF`` makes the program itself the
     entrypoint, with ``ARGS`` rendered with the default config (``docs/image.md``).
+
+  ``FILE_PREFIX_MAP ON|OFF``
+    Image jobs only: whether the job's target and the libraries of this project it links
+    (directly or through other libraries, as ``target_link_libraries`` says at the end of the
+    top-level ``CMakeLists.txt``) are compiled with
+    ``-ffile-prefix-map=${CMAKE_SOURCE_DIR}=.`` and ``-ffile-prefix-map=${CMAKE_BINARY_DIR}=.``,
+    with GCC 8 or Clang 10 and newer. Paths the compiler records (``__FILE__`` in asserts and
+    logging, debug information) then do not depend on where the tree and the build directory
+    lie, so two checkouts give one image digest, as ko's ``-trimpath`` does for Go. Default:
+    ``ON``; ``OFF`` when a program needs its absolute source paths.
 
   For image jobs the module sets the target property ``BUILD_RPATH_USE_ORIGIN`` to ``ON``
   unless the project set it (or ``CMAKE_BUILD_RPATH_USE_ORIGIN``): the image holds the program
@@ -184,6 +202,10 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
   targets and needs no helper: the generated ``Dockerfile.wandb`` configures with it ``OFF``, so an
   image build needs only the job's own dependencies.
 
+.. variable:: WANDB_JOB_MAX_FILE_SIZE
+
+  The default ``MAX_FILE_SIZE`` of the jobs declared after it is set.
+
 .. variable:: WANDB_JOB_PUBLISH_ARGS
 
   A list of extra arguments passed to every ``wandb-job publish`` command (cache ``STRING``).
@@ -199,7 +221,8 @@ option(WANDB_JOB_CAPTURE "Declare the capture and publish targets of wandb_add_j
 
 function(wandb_add_job target)
   set(one_value NAME ENTITY PROJECT SOURCE DESCRIPTION CONFIG_FILE CODE_DIR DOCKERFILE
-    BUILD_CONTEXT BASE_IMAGE IMAGE IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM)
+    BUILD_CONTEXT BASE_IMAGE IMAGE IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM MAX_FILE_SIZE
+    FILE_PREFIX_MAP)
   set(multi_value ALIASES ARGS CONFIG LOCKFILES EXCLUDE IMAGE_FILES IMAGE_ENV)
   cmake_parse_arguments(PARSE_ARGV 1 arg "ALL" "${one_value}" "${multi_value}")
   set(fn wandb_add_job)
@@ -252,10 +275,17 @@ function(wandb_add_job target)
     list(APPEND lockfiles "${abs}")
   endforeach()
   _wandb_job_check_image_settings(${fn} "${source}" image_files image_file_sources)
+  _wandb_job_max_file_bytes(${fn} max_file_bytes)
   if(source STREQUAL "image")
     get_property(rpath_set TARGET ${target} PROPERTY BUILD_RPATH_USE_ORIGIN SET)
     if(NOT rpath_set)
       set_property(TARGET ${target} PROPERTY BUILD_RPATH_USE_ORIGIN ON)
+    endif()
+    if(NOT arg_FILE_PREFIX_MAP STREQUAL "OFF")
+      # Deferred: the libraries the target links may be named after this call. EVAL, because a
+      # deferred call expands its arguments only when it runs.
+      cmake_language(EVAL CODE "cmake_language(DEFER DIRECTORY [[${CMAKE_SOURCE_DIR}]]
+        CALL _wandb_job_map_file_prefixes [[${target}]])")
     endif()
   endif()
 
@@ -427,7 +457,8 @@ endfunction()
 # Reads the caller's arg_* variables.
 function(_wandb_job_check_image_settings fn source files_var sources_var)
   if(NOT source STREQUAL "image")
-    foreach(kw IN ITEMS IMAGE_FILES IMAGE_ENV IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM)
+    foreach(kw IN ITEMS IMAGE_FILES IMAGE_ENV IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM
+        FILE_PREFIX_MAP)
       if(DEFINED arg_${kw})
         message(FATAL_ERROR "${fn}: ${kw} applies to image jobs only (IMAGE <ref>, SOURCE "
           "image); drop ${kw} or add IMAGE")
@@ -490,11 +521,98 @@ function(_wandb_job_check_image_settings fn source files_var sources_var)
     message(FATAL_ERROR "${fn}: bad IMAGE_USER '${arg_IMAGE_USER}'; write <user>[:<group>], "
       "names or numbers of [A-Za-z0-9_.-]")
   endif()
-  if(DEFINED arg_IMAGE_SHIM AND NOT arg_IMAGE_SHIM MATCHES "^(ON|OFF)$")
-    message(FATAL_ERROR "${fn}: IMAGE_SHIM '${arg_IMAGE_SHIM}' must be ON or OFF")
-  endif()
+  foreach(kw IN ITEMS IMAGE_SHIM FILE_PREFIX_MAP)
+    if(DEFINED arg_${kw} AND NOT arg_${kw} MATCHES "^(ON|OFF)$")
+      message(FATAL_ERROR "${fn}: ${kw} '${arg_${kw}}' must be ON or OFF")
+    endif()
+  endforeach()
   set(${files_var} "${files}" PARENT_SCOPE)
   set(${sources_var} "${sources}" PARENT_SCOPE)
+endfunction()
+
+# Image jobs (FILE_PREFIX_MAP): adds -ffile-prefix-map for the source and build directories to
+# `target` and to every library of this project in its link closure, when the compiler has the
+# option. Runs deferred, at the end of the top-level directory.
+function(_wandb_job_map_file_prefixes target)
+  set(options "")
+  foreach(lang IN ITEMS C CXX)
+    set(id "${CMAKE_${lang}_COMPILER_ID}")
+    set(version "${CMAKE_${lang}_COMPILER_VERSION}")
+    if((id STREQUAL "GNU" AND version VERSION_GREATER_EQUAL 8) OR
+        (id MATCHES "^(Clang|AppleClang)$" AND version VERSION_GREATER_EQUAL 10))
+      # The build directory last: GCC takes the last matching map, so a build directory inside
+      # the source tree maps to "." too.
+      foreach(dir IN ITEMS "${CMAKE_SOURCE_DIR}" "${CMAKE_BINARY_DIR}")
+        list(APPEND options "$<$<COMPILE_LANGUAGE:${lang}>:-ffile-prefix-map=${dir}=.>")
+      endforeach()
+    endif()
+  endforeach()
+  if(options STREQUAL "")
+    return()
+  endif()
+  set(pending "${target}")
+  while(NOT pending STREQUAL "")
+    list(POP_FRONT pending name)
+    get_target_property(done ${name} _WANDB_JOB_PREFIX_MAPPED)
+    if(done)
+      continue()
+    endif()
+    set_property(TARGET ${name} PROPERTY _WANDB_JOB_PREFIX_MAPPED TRUE)
+    get_target_property(type ${name} TYPE)
+    if(NOT type STREQUAL "INTERFACE_LIBRARY")
+      set_property(TARGET ${name} APPEND PROPERTY COMPILE_OPTIONS ${options})
+    endif()
+    foreach(property IN ITEMS LINK_LIBRARIES INTERFACE_LINK_LIBRARIES)
+      get_target_property(libraries ${name} ${property})
+      foreach(library IN LISTS libraries)
+        if(library MATCHES "^\\$<LINK_ONLY:([^<>]+)>$")
+          set(library "${CMAKE_MATCH_1}")
+        endif()
+        if(NOT TARGET "${library}")
+          continue()  # a system library, a flag, or another generator expression
+        endif()
+        get_target_property(aliased ${library} ALIASED_TARGET)
+        if(aliased)
+          set(library ${aliased})
+        endif()
+        get_target_property(imported ${library} IMPORTED)
+        get_target_property(type ${library} TYPE)
+        if(NOT imported AND type MATCHES "LIBRARY$")
+          list(APPEND pending ${library})
+        endif()
+      endforeach()
+    endforeach()
+  endwhile()
+endfunction()
+
+# Sets `out_var` to MAX_FILE_SIZE (else WANDB_JOB_MAX_FILE_SIZE, else 100M) in bytes. Reads the
+# caller's arg_MAX_FILE_SIZE.
+function(_wandb_job_max_file_bytes fn out_var)
+  set(size 100M)
+  set(keyword MAX_FILE_SIZE)
+  if(DEFINED arg_MAX_FILE_SIZE)
+    set(size "${arg_MAX_FILE_SIZE}")
+  elseif(DEFINED WANDB_JOB_MAX_FILE_SIZE)
+    set(size "${WANDB_JOB_MAX_FILE_SIZE}")
+    set(keyword WANDB_JOB_MAX_FILE_SIZE)
+  endif()
+  set(digits "")
+  if(size MATCHES "^0*([0-9]+)([KMG]?)$")
+    set(digits "${CMAKE_MATCH_1}")
+    set(unit "${CMAKE_MATCH_2}")
+  endif()
+  string(LENGTH "${digits}" len)
+  # At most 12 digits keeps a G multiple within CMake's 64-bit math.
+  if(len EQUAL 0 OR len GREATER 12)
+    message(FATAL_ERROR "${fn}: bad ${keyword} '${size}'; write a number of bytes, optionally "
+      "with K, M or G (powers of 1024), or 0 for no limit")
+  endif()
+  set(shift_ 0)
+  set(shift_K 10)
+  set(shift_M 20)
+  set(shift_G 30)
+  math(EXPR bytes "${digits} << ${shift_${unit}}")
+  set(${out_var} "${bytes}" PARENT_SCOPE)
 endfunction()
 
 # An OCI image reference: [registry[:port]/]path[:tag][@sha256:<64 hex>], path in lowercase.
@@ -666,6 +784,7 @@ macro(_wandb_job_spec_json out_var)
   _wandb_job_json_set_each(_wandb_job_json ARRAY aliases=arg_ALIASES args=arg_ARGS
     config=arg_CONFIG lockfiles=lockfiles exclude=arg_EXCLUDE image_env=arg_IMAGE_ENV)
   string(JSON _wandb_job_json SET "${_wandb_job_json}" image_files "${image_files}")
+  string(JSON _wandb_job_json SET "${_wandb_job_json}" max_file_size "${max_file_bytes}")
   if(arg_IMAGE_SHIM STREQUAL "OFF")
     string(JSON _wandb_job_json SET "${_wandb_job_json}" image_shim false)
   else()

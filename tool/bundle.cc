@@ -3,8 +3,13 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
 #include <nlohmann/json.hpp>
 #include <random>
 
@@ -32,9 +37,39 @@ constexpr char kDefaultAptPackages[] =
     "ca-certificates cmake g++ git make ninja-build nlohmann-json3-dev pkg-config";
 
 
-std::string RandomSuffix() {
+constexpr char kTempInfix[] = ".tmp.";
+
+// "<pid>.<random>": the pid tells a later run whether the writer is still alive.
+std::string TempSuffix() {
   std::random_device rd;
-  return std::to_string(rd()) + std::to_string(rd());
+  return std::to_string(getpid()) + "." + std::to_string(rd()) + std::to_string(rd());
+}
+
+// Removes the temporary siblings `<out_dir>.tmp.<pid>.*` an interrupted run left: those whose
+// process is gone. A live writer's directory (another build of the same tree) is left alone.
+void RemoveStaleTempDirs(const std::string& parent, const std::string& base) {
+  std::string prefix = base + kTempInfix;
+  std::string ignored;
+  WalkDirectory(
+      parent,
+      [&](const DirEntry& e) {
+        if (e.relpath.compare(0, prefix.size(), prefix) != 0) {
+          return false;
+        }
+        std::string pid_text = e.relpath.substr(prefix.size());
+        pid_text = pid_text.substr(0, pid_text.find('.'));
+        char* end = nullptr;
+        long pid = std::strtol(pid_text.c_str(), &end, 10);
+        // Linux pids stay below 2^22; anything else is an older helper's random name.
+        bool alive = !pid_text.empty() && *end == '\0' && pid > 0 && pid < (1L << 22) &&
+                     (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH);
+        std::string path = JoinPath(parent, e.relpath);
+        if (!alive && RemoveTree(path, &ignored)) {
+          Verbose("removed %s, left by an interrupted capture", path.c_str());
+        }
+        return false;  // never descend
+      },
+      &ignored);
 }
 
 
@@ -292,32 +327,74 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
          WriteInDir(dir, "bundle.json", bundle.dump(2) + "\n", err);
 }
 
+// True when every reader of the depfile on its way (CMake's depfile transform, then ninja or
+// make) reads `path` back unchanged, a space escaped. Quotes, backslashes, '#', '$', ':', '*'
+// and newlines are each lost by one of them.
+bool DepfileCanSpell(const std::string& path) {
+  for (unsigned char ch : path) {
+    if (!std::isalnum(ch) && ch < 0x80 && std::strchr("/._+,@~=- ", ch) == nullptr) {
+      return false;
+    }
+  }
+  return true;
+}
+
 std::string EscapeDepfilePath(const std::string& path) {
   std::string out;
   for (char ch : path) {
-    if (ch == ' ' || ch == '#' || ch == '\\') {
+    if (ch == ' ') {
       out += '\\';
-    } else if (ch == '$') {
-      out += '$';
     }
     out += ch;
   }
   return out;
 }
 
+// An input whose path the depfile cannot spell is named through a symlink in `links_dir`,
+// named by the path's hash: ninja and make stat through it, so the input's changes still count,
+// and its removal leaves the link dangling, a missing input that re-runs the step.
+bool DepfileName(const std::string& path, const std::string& links_dir, std::string* out,
+                 std::string* err) {
+  if (DepfileCanSpell(path)) {
+    *out = EscapeDepfilePath(path);
+    return true;
+  }
+  std::string link = JoinPath(links_dir, Sha256Hex(path).substr(0, 32));
+  if (!MakeDirs(links_dir, err)) {
+    return false;
+  }
+  if (symlink(path.c_str(), link.c_str()) != 0 && errno != EEXIST) {
+    *err = "linking " + link + " for the depfile: " + strerror(errno);
+    return false;
+  }
+  *out = EscapeDepfilePath(link);
+  return true;
+}
+
 bool WriteDepfile(const Capture& c, const BundleOptions& options, std::string* err) {
   std::string target = options.depfile_target.empty() ? JoinPath(options.out_dir, "bundle.json")
                                                       : options.depfile_target;
+  std::string links_dir = options.depfile + ".links";
+  if (!RemoveTree(links_dir, err)) {
+    return false;
+  }
   std::string text = EscapeDepfilePath(target) + ":";
+  std::string name;
   for (const std::string& input : c.inputs) {
     // ninja treats a missing input as always dirty; list only what exists.
     if (!input.empty() && FileExists(input) && !IsDirectory(input)) {
-      text += " \\\n  " + EscapeDepfilePath(input);
+      if (!DepfileName(input, links_dir, &name, err)) {
+        return false;
+      }
+      text += " \\\n  " + name;
     }
   }
   for (const std::string& dir : c.input_dirs) {
     if (IsDirectory(dir)) {
-      text += " \\\n  " + EscapeDepfilePath(dir);
+      if (!DepfileName(dir, links_dir, &name, err)) {
+        return false;
+      }
+      text += " \\\n  " + name;
     }
   }
   text += "\n";
@@ -361,7 +438,8 @@ bool WriteBundle(const BundleOptions& options, std::string* err) {
   if (!MakeDirs(parent, err)) {
     return false;
   }
-  std::string fresh = out_dir + ".tmp." + RandomSuffix();
+  RemoveStaleTempDirs(parent, out_dir.substr(out_dir.rfind('/') + 1));
+  std::string fresh = out_dir + kTempInfix + TempSuffix();
   if (!MakeDirs(fresh, err) || !WriteTree(c, options, fresh, err) ||
       !SwapInDirectory(fresh, out_dir, err)) {
     std::string ignored;

@@ -2,8 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <set>
 
 #include <nlohmann/json.hpp>
 
@@ -116,6 +123,113 @@ TEST_F(BundleTest, ArtifactJobOutsideGit) {
   std::string depfile = Read(out + ".d");
   EXPECT_NE(depfile.find(src_ + "/train.cc"), std::string::npos) << depfile;
   EXPECT_NE(depfile.find(build_ + "/train"), std::string::npos) << depfile;
+}
+
+// Names the depfile's readers (CMake's transform, ninja, make) cannot spell are listed through
+// links that lead to the very files; every other entry is spelled with safe characters only.
+TEST_F(BundleTest, DepfileNamesOddFileNamesThroughLinks) {
+  const std::vector<std::string> odd = {"new\nline.cc", "quo'te.cc", "dq\"uote.cc",
+                                        "back\\slash.cc", "ha#sh.cc", "dol$lar.cc", "sp ace.cc",
+                                        "co:lon.cc"};
+  for (const std::string& name : odd) {
+    WriteTestFile(src_, name, "// " + name);
+  }
+  std::string err;
+  std::string out = build_ + "/wandb-jobs/train/bundle";
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  for (const std::string& name : odd) {
+    EXPECT_TRUE(FileExists(out + "/code/" + name)) << name;
+  }
+  std::string depfile = Read(out + ".d");
+  std::set<std::string> reached;
+  size_t start = depfile.find(": \\\n  ");
+  ASSERT_NE(start, std::string::npos) << depfile;
+  std::string rest = depfile.substr(start + 6);
+  for (size_t pos = 0; pos < rest.size();) {
+    size_t end = rest.find(" \\\n  ", pos);
+    std::string entry = rest.substr(pos, end == std::string::npos ? rest.size() - pos - 1
+                                                                   : end - pos);
+    pos = end == std::string::npos ? rest.size() : end + 5;
+    std::string path;
+    for (size_t i = 0; i < entry.size(); ++i) {
+      ASSERT_TRUE(std::isalnum(static_cast<unsigned char>(entry[i])) ||
+                  std::strchr("/._+,@~=-\\ ", entry[i]) != nullptr)
+          << entry;
+      if (entry[i] == '\\') {
+        ASSERT_EQ(entry[i + 1], ' ') << entry;  // only an escaped space
+        continue;
+      }
+      path += entry[i];
+    }
+    std::string real;
+    ASSERT_TRUE(RealPath(path, &real, &err)) << err;
+    reached.insert(real);
+  }
+  for (const std::string& name : odd) {
+    std::string real;
+    ASSERT_TRUE(RealPath(src_ + "/" + name, &real, &err)) << err;
+    EXPECT_EQ(reached.count(real), 1u) << name << "\n" << depfile;
+  }
+  EXPECT_EQ(reached.count(src_ + "/train.cc"), 1u) << depfile;
+}
+
+// An interrupted capture's temporary directory is gone after the next run, unless its writer
+// still runs.
+TEST_F(BundleTest, NextRunRemovesStaleTemporaryDirectories) {
+  std::string out = build_ + "/wandb-jobs/train/bundle";
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    _exit(0);
+  }
+  ASSERT_EQ(waitpid(child, nullptr, 0), child);
+  std::string dead = out + ".tmp." + std::to_string(child) + ".123";
+  std::string legacy = out + ".tmp.38974502313141592653";
+  std::string live = out + ".tmp." + std::to_string(getpid()) + ".456";
+  for (const std::string& d : {dead, legacy, live}) {
+    WriteTestFile(d, "job/wandb-job.json", "{}");
+  }
+  WriteTestFile(build_ + "/wandb-jobs/train", "other.tmp.1", "not ours");
+  std::string err;
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  EXPECT_FALSE(FileExists(dead));
+  EXPECT_FALSE(FileExists(legacy));
+  EXPECT_TRUE(FileExists(live));
+  EXPECT_TRUE(FileExists(build_ + "/wandb-jobs/train/other.tmp.1"));
+}
+
+// A FIFO and a link out of the tree in the code: capture finishes,
+// takes neither, and the link's target never reaches the bundle.
+TEST_F(BundleTest, FifoAndLinkOutOfTheTreeAreLeftOut) {
+  WriteTestFile(dir_.path(), "home/.ssh/id_rsa", "PRIVATE KEY MATERIAL");
+  ASSERT_EQ(symlink(dir_.Join("home/.ssh/id_rsa").c_str(), (src_ + "/notes.txt").c_str()), 0);
+  ASSERT_EQ(mkfifo((src_ + "/pipe").c_str(), 0644), 0);
+  std::string err;
+  std::string out = build_ + "/wandb-jobs/train/bundle";
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  Bundle b;
+  ASSERT_TRUE(LoadBundle(out, &b, &err)) << err;
+  EXPECT_EQ(b.code.manifest.Find("notes.txt"), nullptr);
+  EXPECT_EQ(b.code.manifest.Find("pipe"), nullptr);
+  EXPECT_NE(b.code.manifest.Find("train.cc"), nullptr);
+  EXPECT_FALSE(FileExists(out + "/code/notes.txt"));
+}
+
+TEST_F(BundleTest, MaxFileSizeFromTheSpec) {
+  WriteTestFile(src_, "weights.bin", std::string(2048, 'w'));
+  spec_["max_file_size"] = 1024;
+  std::string err;
+  std::string out = build_ + "/wandb-jobs/train/bundle";
+  EXPECT_FALSE(Capture(out, &err));
+  EXPECT_EQ(err,
+            "capturing job for target train: weights.bin is 2048 bytes, over the limit of 1024 "
+            "bytes per code file; leave it out (EXCLUDE or .wandbignore) or raise MAX_FILE_SIZE");
+  EXPECT_FALSE(FileExists(out));
+  spec_["max_file_size"] = -1;
+  EXPECT_FALSE(Capture(out, &err));
+  EXPECT_NE(err.find("max_file_size"), std::string::npos) << err;
+  spec_["max_file_size"] = 0;
+  ASSERT_TRUE(Capture(out, &err)) << err;
 }
 
 TEST_F(BundleTest, SameInputsSameBytesInAnotherBuildDirectory) {

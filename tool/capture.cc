@@ -322,6 +322,9 @@ bool SelectCode(Capture* c, std::string* err) {
   in.binary_dir = s.binary_dir;
   in.exclude = s.exclude;
   in.extra_files = s.extra_files;
+  if (c->source_type == "artifact") {
+    in.max_file_bytes = static_cast<uint64_t>(s.max_file_bytes);  // only copied files count
+  }
   if (!SelectCodeFiles(in, &c->code, err)) {
     return false;
   }
@@ -345,6 +348,10 @@ bool SelectCode(Capture* c, std::string* err) {
       }
       Warning("%s: left out of the code artifact because they look like secrets: %s",
               s.target.c_str(), names.c_str());
+    }
+    for (const LeftOutFile& f : c->code.left_out) {
+      Warning("%s: %s is left out of the code artifact: %s", s.target.c_str(), f.path.c_str(),
+              f.reason.c_str());
     }
     if (c->generate_dockerfile && !IsWithin(s.source_dir, c->code_dir)) {
       // The code may still be right for a Dockerfile the agent gets elsewhere (a queue override).

@@ -1,5 +1,7 @@
 #include "code_artifact.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <set>
 
@@ -38,6 +40,50 @@ bool BaseNameIs(const std::string& rel, const char* name) {
   return rel.compare(slash == std::string::npos ? 0 : slash + 1, std::string::npos, name) == 0;
 }
 
+// What a non-regular entry is, for the warning that leaves it out.
+std::string SpecialKind(mode_t mode) {
+  if (S_ISFIFO(mode)) {
+    return "a FIFO";
+  }
+  if (S_ISSOCK(mode)) {
+    return "a socket";
+  }
+  if (S_ISCHR(mode) || S_ISBLK(mode)) {
+    return "a device";
+  }
+  return S_ISDIR(mode) ? "a directory" : "not a regular file";
+}
+
+// The file a symlink leads to, relative to `real_code_dir`; false (with the reason) when it leads
+// nowhere or out of the code directory. Its content is never opened here.
+bool LinkTargetInside(const std::string& abs, const std::string& real_code_dir,
+                      std::string* target_rel, std::string* reason) {
+  std::string real;
+  std::string ignored;
+  if (!RealPath(abs, &real, &ignored)) {
+    *reason = "a dangling symlink";
+    return false;
+  }
+  if (!IsWithin(real, real_code_dir)) {
+    *reason = "a symlink out of the code directory";
+    return false;
+  }
+  *target_rel = RelativePath(real, real_code_dir);
+  return true;
+}
+
+// A .wandbignore is read only when it is a regular file, or a link to one, inside the code.
+bool ReadableRuleFile(const std::string& abs, const std::string& real_code_dir) {
+  struct stat st;
+  if (lstat(abs.c_str(), &st) != 0) {
+    return false;
+  }
+  std::string target, reason;
+  return S_ISREG(st.st_mode) ||
+         (S_ISLNK(st.st_mode) && LinkTargetInside(abs, real_code_dir, &target, &reason) &&
+          IsRegularFile(abs));
+}
+
 }  // namespace
 
 bool SelectCodeFiles(const CodeSelectionInput& input, CodeSelection* out, std::string* err) {
@@ -69,6 +115,10 @@ bool SelectCodeFiles(const CodeSelectionInput& input, CodeSelection* out, std::s
     }
   }
 
+  std::string real_code_dir;
+  if (!RealPath(input.code_dir, &real_code_dir, err)) {
+    return false;
+  }
   std::set<std::string> build_dirs = BuildDirsAmong(candidates);
   if (IsWithin(input.binary_dir, input.code_dir)) {
     std::string rel = RelativePath(input.binary_dir, input.code_dir);
@@ -78,9 +128,10 @@ bool SelectCodeFiles(const CodeSelectionInput& input, CodeSelection* out, std::s
   // .wandbignore files anywhere in the code, each applying below its own directory.
   IgnoreRules rules;
   for (const std::string& f : candidates) {
-    if (BaseNameIs(f, ".wandbignore") && !UnderAny(f, build_dirs)) {
+    std::string abs = JoinPath(input.code_dir, f);
+    if (BaseNameIs(f, ".wandbignore") && !UnderAny(f, build_dirs) &&
+        ReadableRuleFile(abs, real_code_dir)) {
       std::string text;
-      std::string abs = JoinPath(input.code_dir, f);
       if (!ReadFile(abs, &text, err)) {
         return false;
       }
@@ -118,6 +169,8 @@ bool SelectCodeFiles(const CodeSelectionInput& input, CodeSelection* out, std::s
   candidates.erase(std::unique(candidates.begin(), candidates.end()), candidates.end());
   out->files.clear();
   out->secrets_skipped.clear();
+  out->left_out.clear();
+  std::vector<std::string> links;
   for (const std::string& f : candidates) {
     if (f == ".git" || f.rfind(".git/", 0) == 0 || UnderAny(f, build_dirs)) {
       continue;
@@ -129,8 +182,44 @@ bool SelectCodeFiles(const CodeSelectionInput& input, CodeSelection* out, std::s
     if (!rules.empty() && rules.IsExcluded(f)) {
       continue;
     }
+    // lstat, never open: a FIFO blocks its reader, and a link's content may lie anywhere.
+    struct stat st;
+    std::string abs = JoinPath(input.code_dir, f);
+    if (lstat(abs.c_str(), &st) != 0) {
+      continue;  // vanished since it was listed
+    }
+    if (S_ISLNK(st.st_mode)) {
+      links.push_back(f);
+      continue;
+    }
+    if (!S_ISREG(st.st_mode)) {
+      out->left_out.push_back({f, SpecialKind(st.st_mode)});
+      continue;
+    }
+    uint64_t size = static_cast<uint64_t>(st.st_size);
+    if (input.max_file_bytes > 0 && size > input.max_file_bytes) {
+      *err = f + " is " + std::to_string(size) + " bytes, over the limit of " +
+             std::to_string(input.max_file_bytes) +
+             " bytes per code file; leave it out (EXCLUDE or .wandbignore) or raise "
+             "MAX_FILE_SIZE";
+      return false;
+    }
     out->files.push_back(f);
   }
+  // A link is taken, as a copy of its target, only when the target is taken itself: a link can
+  // never bring in a secret, an excluded file or anything outside the code directory.
+  std::vector<std::string> targets = out->files;  // sorted
+  for (const std::string& link : links) {
+    std::string target, reason;
+    if (!LinkTargetInside(JoinPath(input.code_dir, link), real_code_dir, &target, &reason)) {
+      out->left_out.push_back({link, reason});
+    } else if (!std::binary_search(targets.begin(), targets.end(), target)) {
+      out->left_out.push_back({link, "a symlink to " + target + ", which is not taken itself"});
+    } else {
+      out->files.push_back(link);
+    }
+  }
+  std::sort(out->files.begin(), out->files.end());
   return true;
 }
 

@@ -141,10 +141,22 @@ bool RemoveTree(const std::string& path, std::string* err) {
   return true;
 }
 
+bool IsRegularFile(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 bool CopyFile(const std::string& from, const std::string& to, unsigned mode, std::string* err) {
-  int in = open(from.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO put in the file's place must fail here, not block the open forever.
+  int in = open(from.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (in < 0) {
     *err = ErrnoMessage("reading", from);
+    return false;
+  }
+  struct stat st;
+  if (fstat(in, &st) != 0 || !S_ISREG(st.st_mode)) {
+    *err = "copying " + from + ": not a regular file";
+    close(in);
     return false;
   }
   int out = open(to.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);

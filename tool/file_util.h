@@ -13,11 +13,14 @@ namespace wandb_job {
 bool ReadFile(const std::string& path, std::string* contents, std::string* err);
 bool FileExists(const std::string& path);
 bool IsDirectory(const std::string& path);
+/// A regular file, or a symlink to one.
+bool IsRegularFile(const std::string& path);
 /// mkdir -p.
 bool MakeDirs(const std::string& path, std::string* err);
 /// rm -rf; a missing path is not an error.
 bool RemoveTree(const std::string& path, std::string* err);
 /// Copies content (not owner or times); tries a reflink/copy_file_range first. `mode` is set.
+/// `from` must be a regular file (or a symlink to one): anything else fails without blocking.
 bool CopyFile(const std::string& from, const std::string& to, unsigned mode, std::string* err);
 
 /// "a/b/../c/./d/" -> "a/c/d"; keeps a leading "/"; "" -> ".".

@@ -69,5 +69,15 @@ TEST(FileUtilTest, Errors) {
   EXPECT_FALSE(CopyFile(dir.Join("nope"), dir.Join("out"), 0644, &err));
 }
 
+TEST(FileUtilTest, CopyOfAFifoFailsWithoutBlocking) {
+  ScopedTempDir dir;
+  ASSERT_EQ(mkfifo(dir.Join("pipe").c_str(), 0644), 0);
+  std::string err;
+  EXPECT_FALSE(IsRegularFile(dir.Join("pipe")));
+  EXPECT_FALSE(CopyFile(dir.Join("pipe"), dir.Join("out"), 0644, &err));
+  EXPECT_EQ(err, "copying " + dir.Join("pipe") + ": not a regular file");
+  EXPECT_FALSE(CopyFile(dir.path(), dir.Join("out"), 0644, &err));
+}
+
 }  // namespace
 }  // namespace wandb_job

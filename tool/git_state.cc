@@ -7,6 +7,7 @@
 #include <cinttypes>
 #include <cstdlib>
 #include <memory>
+#include <set>
 
 #include "file_util.h"
 #include "log.h"
@@ -45,7 +46,15 @@ struct Buf {
 
 /// libgit2 is initialised once, on first use: main() also does it, unit tests do not.
 void EnsureLibgit2() {
-  static const int init = git_libgit2_init();
+  static const int init = [] {
+    int rc = git_libgit2_init();
+    // A partial clone (git clone --filter) marks its repository with extensions.partialClone,
+    // which libgit2 refuses to open by default. Reading it is safe: nothing here fetches, and a
+    // blob the clone lacks is never needed (see SkipWorktreePaths).
+    const char* extensions[] = {"partialclone", "worktreeconfig"};
+    git_libgit2_opts(GIT_OPT_SET_EXTENSIONS, extensions, sizeof extensions / sizeof *extensions);
+    return rc;
+  }();
   (void)init;
 }
 
@@ -228,6 +237,27 @@ struct PatchText {
 
 bool DiffAgainstTree(git_repository* repo, git_tree* base, const std::string& prefix,
                      PatchText* out, std::string* err);
+bool DiffDeltas(git_repository* repo, git_diff* diff, bool skip_worktree_only,
+                const std::set<std::string>& skip_worktree, const std::string& prefix,
+                PatchText* out, size_t* taken, std::string* err);
+
+/// Index entries marked skip-worktree (a sparse checkout, or git update-index --skip-worktree):
+/// git takes their work tree state to be the index's, so they are absent on purpose. libgit2
+/// would diff them as deleted, and in a sparse partial clone their blobs are not even there.
+bool SkipWorktreePaths(git_repository* repo, git_index** index, std::set<std::string>* paths,
+                       std::string* err) {
+  if (GitFailed(git_repository_index(index, repo), "reading the index", err)) {
+    return false;
+  }
+  size_t count = git_index_entrycount(*index);
+  for (size_t i = 0; i < count; ++i) {
+    const git_index_entry* entry = git_index_get_byindex(*index, i);
+    if (entry->flags_extended & GIT_INDEX_ENTRY_SKIP_WORKTREE) {
+      paths->insert(entry->path);
+    }
+  }
+  return true;
+}
 
 /// `git diff --submodule=diff` for one gitlink: the submodule's own diff from the recorded
 /// commit to its work tree, with paths prefixed by the submodule path.
@@ -287,15 +317,53 @@ bool DiffAgainstTree(git_repository* repo, git_tree* base, const std::string& pr
   opts.new_prefix = new_prefix.c_str();
   // A submodule counts when its HEAD moved or its tracked files changed, not for untracked files.
   opts.ignore_submodules = GIT_SUBMODULE_IGNORE_UNTRACKED;
+  std::set<std::string> skip_worktree;
+  git_index* raw_index = nullptr;
+  bool read_index = SkipWorktreePaths(repo, &raw_index, &skip_worktree, err);
+  IndexPtr index(raw_index);
+  if (!read_index) {
+    return false;
+  }
   git_diff* raw = nullptr;
   if (GitFailed(git_diff_tree_to_workdir_with_index(&raw, repo, base, &opts),
                 "comparing HEAD with the work tree", err)) {
     return false;
   }
   DiffPtr diff(raw);
-  size_t count = git_diff_num_deltas(diff.get());
+  // Skip-worktree entries compare HEAD with the index, as git does: only a staged change counts.
+  DiffPtr staged(nullptr);
+  if (!skip_worktree.empty()) {
+    if (GitFailed(git_diff_tree_to_index(&raw, repo, base, index.get(), &opts),
+                  "comparing HEAD with the index", err)) {
+      return false;
+    }
+    staged.reset(raw);
+  }
+  size_t taken = 0;
+  for (git_diff* from : {diff.get(), staged.get()}) {
+    if (from != nullptr && !DiffDeltas(repo, from, from == staged.get(), skip_worktree, prefix,
+                                       out, &taken, err)) {
+      return false;
+    }
+  }
+  out->dirty = out->dirty || taken > 0;
+  return true;
+}
+
+/// Appends the deltas of `diff` to `out`: those of skip-worktree paths only when
+/// `skip_worktree_only`, the others otherwise. Counts them in `taken`.
+bool DiffDeltas(git_repository* repo, git_diff* diff, bool skip_worktree_only,
+                const std::set<std::string>& skip_worktree, const std::string& prefix,
+                PatchText* out, size_t* taken, std::string* err) {
+  size_t count = git_diff_num_deltas(diff);
   for (size_t i = 0; i < count && !out->over; ++i) {
-    const git_diff_delta* delta = git_diff_get_delta(diff.get(), i);
+    const git_diff_delta* delta = git_diff_get_delta(diff, i);
+    bool skipped = skip_worktree.count(delta->old_file.path) > 0 ||
+                   skip_worktree.count(delta->new_file.path) > 0;
+    if (skipped != skip_worktree_only) {
+      continue;
+    }
+    ++*taken;
     if (delta->old_file.mode == GIT_FILEMODE_COMMIT ||
         delta->new_file.mode == GIT_FILEMODE_COMMIT) {
       if (!DiffSubmodule(repo, delta, prefix, out, err)) {
@@ -304,7 +372,7 @@ bool DiffAgainstTree(git_repository* repo, git_tree* base, const std::string& pr
       continue;
     }
     git_patch* raw_patch = nullptr;
-    if (GitFailed(git_patch_from_diff(&raw_patch, diff.get(), i), "computing diff", err)) {
+    if (GitFailed(git_patch_from_diff(&raw_patch, diff, i), "computing diff", err)) {
       return false;
     }
     PatchPtr patch(raw_patch);
@@ -320,7 +388,6 @@ bool DiffAgainstTree(git_repository* repo, git_tree* base, const std::string& pr
     }
     out->Append(text.str());
   }
-  out->dirty = out->dirty || count > 0;
   return true;
 }
 

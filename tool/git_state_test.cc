@@ -571,5 +571,82 @@ TEST(GitStateTest, SubmoduleRecordedCommitMissingOrDeleted) {
   EXPECT_NE(state.patch.find("diff --git a/.gitmodules b/.gitmodules"), std::string::npos);
 }
 
+// A sparse checkout leaves skip-worktree files out of the work tree on purpose: git calls that
+// clean, so must the job, and diff.patch must not delete them.
+TEST(GitStateTest, SparseCheckoutIsClean) {
+  ScopedTempDir tmp;
+  std::string repo = tmp.Join("repo");
+  MakeTestRepo(repo, {{"app/main.cc", "m\n"}, {"docs/a.md", "a\n"}, {"data/b.csv", "b\n"},
+                      {"top.txt", "t\n"}});
+  RunShell(repo, "git sparse-checkout set app");
+  ASSERT_FALSE(FileExists(repo + "/docs/a.md"));  // the setup did what it should
+  GitState state = Read(repo);
+  EXPECT_FALSE(state.dirty);
+  EXPECT_EQ(state.patch, "");
+  EXPECT_EQ(List(repo, repo), (std::vector<std::string>{"app/main.cc", "top.txt"}));
+
+  // A real change is still seen, and only it; the patch applies to a full checkout.
+  WriteTestFile(repo, "app/main.cc", "m2\n");
+  state = Read(repo);
+  EXPECT_TRUE(state.dirty);
+  EXPECT_EQ(state.patch.find("deleted file"), std::string::npos) << state.patch;
+  EXPECT_EQ(state.patch.find("docs/a.md"), std::string::npos) << state.patch;
+  std::string copy = ApplyToFreshCopy(tmp, repo, state.patch);
+  EXPECT_EQ(Contents(copy + "/app/main.cc"), "m2\n");
+  EXPECT_EQ(Contents(copy + "/docs/a.md"), "a\n");
+}
+
+// Skip-worktree set by hand (git update-index --skip-worktree), with the file changed on disk:
+// git shows nothing for it, nor does diff.patch; a staged change of it still counts.
+TEST(GitStateTest, SkipWorktreeEntryFollowsTheIndex) {
+  ScopedTempDir tmp;
+  std::string repo = tmp.Join("repo");
+  MakeTestRepo(repo, {{"a.txt", "a\n"}, {"b.txt", "b\n"}});
+  RunShell(repo, "git update-index --skip-worktree a.txt && echo local > a.txt");
+  GitState state = Read(repo);
+  EXPECT_FALSE(state.dirty);
+  EXPECT_EQ(state.patch, "");
+  RunShell(repo, "git update-index --no-skip-worktree a.txt && git add a.txt && "
+                 "git update-index --skip-worktree a.txt && rm a.txt");
+  state = Read(repo);
+  EXPECT_TRUE(state.dirty);
+  EXPECT_NE(state.patch.find("+local"), std::string::npos) << state.patch;
+  EXPECT_EQ(state.patch.find("deleted file"), std::string::npos) << state.patch;
+}
+
+// A partial clone (blobs fetched on demand) of a local repository, also sparse: the blobs of
+// files outside the sparse set are not in it, and nothing may need them.
+TEST(GitStateTest, PartialCloneIsClean) {
+  ScopedTempDir tmp;
+  std::string origin = tmp.Join("origin");
+  MakeTestRepo(origin, {{"app/main.cc", "m\n"}, {"docs/a.md", "a\n"}, {"top.txt", "t\n"}});
+  RunShell(origin, "git config uploadpack.allowFilter true && "
+                   "git config uploadpack.allowAnySHA1InWant true");
+  std::string url = "file://" + Real(origin);
+  RunShell(tmp.path(), "git clone -q --filter=blob:none '" + url + "' full && "
+                       "git clone -q --filter=blob:none --sparse '" + url + "' sparse && "
+                       "git -C sparse sparse-checkout set app");
+  ASSERT_EQ(Trim(RunShell(tmp.Join("full"), "git config remote.origin.promisor")), "true");
+  // What git before 2.2x wrote (and git still honours): a version-1 repository whose
+  // extensions.partialClone names the promisor remote. libgit2 refuses unknown extensions.
+  RunShell(tmp.path(), "git clone -q --filter=blob:none '" + url + "' versioned && "
+                       "git -C versioned config core.repositoryformatversion 1 && "
+                       "git -C versioned config extensions.partialClone origin");
+  for (const char* clone : {"full", "sparse", "versioned"}) {
+    SCOPED_TRACE(clone);
+    std::string dir = tmp.Join(clone);
+    GitState state = Read(dir);
+    EXPECT_FALSE(state.dirty);
+    EXPECT_EQ(state.patch, "");
+    EXPECT_EQ(state.remote_url, url);
+    EXPECT_TRUE(state.on_remote_branch);
+    WriteTestFile(dir, "app/main.cc", "m3\n");
+    state = Read(dir);
+    EXPECT_TRUE(state.dirty);
+    EXPECT_EQ(state.patch.find("deleted file"), std::string::npos) << state.patch;
+    EXPECT_NE(state.patch.find("+m3"), std::string::npos) << state.patch;
+  }
+}
+
 }  // namespace
 }  // namespace wandb_job

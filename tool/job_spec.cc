@@ -83,6 +83,7 @@ bool JobInputSpec::FromJson(std::string_view text, JobInputSpec* out, std::strin
       !f.String("build_context", &s.build_context, err, opt) ||
       !f.String("base_image", &s.base_image, err, opt) || !f.String("image", &s.image, err, opt) ||
       !f.String("extra_files", &extra_files, err, opt) ||
+      !f.Int("max_file_size", &s.max_file_bytes, err, opt, 0) ||
       !GetImageFiles(j, &s.image_files, err) || !f.Strings("image_env", &s.image_env, err, opt) ||
       !f.String("image_working_dir", &s.image_working_dir, err, opt) ||
       !f.String("image_user", &s.image_user, err, opt) ||

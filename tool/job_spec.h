@@ -2,12 +2,17 @@
 // (spec.json), and wandb-job.json, the job description W&B's launcher reads.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
 namespace wandb_job {
+
+/// A code artifact's file may be this large unless MAX_FILE_SIZE says otherwise: GitHub's limit
+/// for a file in a repository, so a larger one is data rather than source.
+inline constexpr int64_t kDefaultMaxFileBytes = 100 << 20;
 
 /// What wandb_add_job() recorded; written by file(GENERATE), read at build time. Paths are
 /// absolute on this machine and never copied into a bundle as they are.
@@ -23,6 +28,7 @@ struct JobInputSpec {
   std::vector<std::string> exclude;       // EXCLUDE globs (gitignore syntax)
   std::string dockerfile, build_context, base_image, image;
   std::vector<std::string> extra_files;   // WANDB_JOB_EXTRA_FILES target property, absolute
+  int64_t max_file_bytes = kDefaultMaxFileBytes;  // MAX_FILE_SIZE of a code file; 0: no limit
   // Image jobs: IMAGE_FILES (absolute source, absolute destination in the image), IMAGE_ENV
   // ("NAME=value"), IMAGE_WORKING_DIR and IMAGE_USER.
   std::vector<std::pair<std::string, std::string>> image_files;

@@ -24,6 +24,7 @@ expect_string("${spec}" build_context ${src})
 expect_string("${spec}" base_image ubuntu:22.04)
 expect_string("${spec}" image ghcr.io/org/train:v1)
 expect_string("${spec}" extra_files "${src}/a.txt;${src}/b.txt")
+expect_number("${spec}" max_file_size 2147483648)
 
 string(JSON cmake GET "${spec}" cmake)
 expect_members("${cmake}" cmake ${cmake_members})
@@ -44,5 +45,6 @@ assert_equal("${exp_bundle_dir}" "${bin}/wandb-jobs/train/bundle" "wandb_job_get
 # The job in sub/: paths relative to its directory.
 read_spec(eval spec)
 expect_string("${spec}" config_file ${src}/sub/p.json)
+expect_number("${spec}" max_file_size 0)  # WANDB_JOB_MAX_FILE_SIZE
 expect_string("${spec}" "cmake;target_source_dir" ${src}/sub)
 expect_string("${spec}" "cmake;source_dir" ${src})

@@ -27,6 +27,13 @@ function(expect_members json what)
   assert_equal("${actual}" "${expected}" "members of ${what}")
 endfunction()
 
+# Checks that the number at `path` (a ;-list of keys) of `json` is `expected`.
+function(expect_number json path expected)
+  string(JSON type TYPE "${json}" ${path})
+  string(JSON value GET "${json}" ${path})
+  assert_equal("${type}:${value}" "NUMBER:${expected}" "${path}")
+endfunction()
+
 # Checks that the string at `path` (a ;-list of keys) of `json` is `expected`.
 function(expect_string json path expected)
   string(JSON type TYPE "${json}" ${path})
@@ -55,7 +62,7 @@ endfunction()
 
 set(top_level_members format target name entity project source description aliases args config
   config_file lockfiles code_dir exclude dockerfile build_context base_image image extra_files
-  image_files image_env image_working_dir image_user image_shim cmake)
+  image_files image_env image_working_dir image_user image_shim max_file_size cmake)
 set(cmake_members source_dir binary_dir target_source_dir project_name version generator
   cxx_compiler_id cxx_compiler_version system_name system_processor fetchcontent_base_dir
   templates_dir)

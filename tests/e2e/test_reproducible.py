@@ -2,6 +2,7 @@
 at different absolute paths, by a different user with a different HOME at a later moment, gives
 byte-identical bundles; no path, user or host name of the machine appears in them."""
 
+import json
 import os
 import sys
 import time
@@ -101,9 +102,88 @@ def same_build_twice(ctx):
         h.check(h.snapshot_tree(h.bundle_dir(build, t)) == snap, "%s: bundle changed" % t)
 
 
+# An image job whose program and libraries record their source paths: __FILE__ through assert()
+# and a logging macro, in the program, a static library linked after wandb_add_job() and a shared
+# library in a subdirectory that the static one links; one source is generated in the build dir.
+IMAGE_CMAKE = """cmake_minimum_required(VERSION 3.25)
+project(traced LANGUAGES C CXX)
+include(WandbJob)
+add_executable(train train.cpp)
+wandb_add_job(train IMAGE registry.example.com/acme/traced:1 %s)
+add_subdirectory(logging)
+add_library(model STATIC model.c ${CMAKE_BINARY_DIR}/generated.cpp)
+target_link_libraries(model PUBLIC logging)
+target_link_libraries(train PRIVATE model)
+file(WRITE ${CMAKE_BINARY_DIR}/generated.cpp
+  "const char* generated_where() { return __FILE__; }\\n")
+"""
+IMAGE_FILES = {
+    "train.cpp": ('#include <cassert>\n#include <cstdio>\n'
+                  'extern "C" int model_depth();\nconst char* generated_where();\n'
+                  'int main(int argc, char**) {\n  assert(argc > 0);\n'
+                  '  std::printf("%s %s %d\\n", __FILE__, generated_where(), model_depth());\n}\n'),
+    "model.c": ('#include "logging/log.h"\n'
+                'int model_depth(void) { LOG("depth"); return 3; }\n'),
+    "logging/CMakeLists.txt": ("add_library(logging SHARED log.c)\n"
+                               "target_include_directories(logging PUBLIC ${PROJECT_SOURCE_DIR})\n"),
+    "logging/log.h": ('#define LOG(msg) log_at(__FILE__, __LINE__, msg)\n'
+                      'void log_at(const char* file, int line, const char* msg);\n'),
+    "logging/log.c": ('#include <stdio.h>\n#include "log.h"\n'
+                      'void log_at(const char* file, int line, const char* msg) {\n'
+                      '  fprintf(stderr, "%s:%d %s (%s)\\n", file, line, msg, __FILE__);\n}\n'),
+}
+
+
+def image_digest(build):
+    lock = json.loads(h.read_text(os.path.join(h.bundle_dir(build), "job",
+                                               "wandb-job.image.json")))
+    return lock["layout_manifest_digest"]
+
+
+def image_from_two_checkouts(ctx, job_args):
+    """Image digests of the job built from two clones at different paths, each in a build
+    directory of its own (one inside its tree), with debug information."""
+    files = dict(IMAGE_FILES)
+    files["CMakeLists.txt"] = IMAGE_CMAKE % job_args
+    repo = ctx.new_repo("traced", files, remote="https://github.com/acme/traced.git")
+    repo.tracking_ref()
+    other = os.path.join(ctx.fresh_dir("elsewhere"), "deeper", "checkout")
+    ctx.run(["git", "clone", "-q", repo.path, other])
+    ctx.run(["git", "-C", other, "remote", "set-url", "origin",
+             "https://github.com/acme/traced.git"])
+    ctx.run(["git", "-C", other, "update-ref", "refs/remotes/origin/main", "HEAD"])
+    digests, builds = [], []
+    for src, build in ((repo.path, os.path.join(ctx.fresh_dir("b1"), "build")),
+                       (other, os.path.join(other, "build"))):
+        ctx.configure(src, build, args=["-DCMAKE_BUILD_TYPE=RelWithDebInfo"])
+        ctx.build(build, "train-wandb-job")
+        digests.append(image_digest(build))
+        builds.append(build)
+    return digests, builds
+
+
+def image_any_build_dir(ctx):
+    digests, builds = image_from_two_checkouts(ctx, "")
+    h.check_equal(digests[1], digests[0], "image digest from the second checkout")
+    # The program records its paths relative to the tree; nothing of either checkout's path.
+    for build in builds:
+        program = h.read_bytes(os.path.join(build, "train"))
+        h.check(b"./train.cpp" in program, "__FILE__ is not ./train.cpp in %s" % build)
+        h.check(ctx.root.encode() not in program, "a path below %s in the program" % ctx.root)
+
+
+def image_prefix_map_off(ctx):
+    """FILE_PREFIX_MAP OFF keeps the absolute paths, so the two checkouts differ: the case above
+    would fail without the map."""
+    digests, _ = image_from_two_checkouts(ctx, "FILE_PREFIX_MAP OFF")
+    h.check(digests[0] != digests[1], "FILE_PREFIX_MAP OFF gave one digest from two paths")
+
+
 CASES = [
     ("two build dirs, two users, two moments", reproducible),
     ("same build dir twice", same_build_twice),
+    ("image job from two checkouts: one digest", image_any_build_dir),
+    ("image job with FILE_PREFIX_MAP OFF", image_prefix_map_off),
 ]
 
 if __name__ == "__main__":

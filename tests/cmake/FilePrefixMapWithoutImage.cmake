@@ -1,0 +1,1 @@
+wandb_add_job(train FILE_PREFIX_MAP OFF)

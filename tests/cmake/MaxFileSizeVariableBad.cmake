@@ -1,0 +1,2 @@
+set(WANDB_JOB_MAX_FILE_SIZE 9999999999999G)
+wandb_add_job(train)
