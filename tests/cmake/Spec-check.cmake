@@ -24,6 +24,8 @@ expect_string("${spec}" build_context ${src})
 expect_string("${spec}" base_image ubuntu:22.04)
 expect_string("${spec}" image ghcr.io/org/train:v1)
 expect_string("${spec}" extra_files "${src}/a.txt;${src}/b.txt")
+expect_array("${spec}" cmake_args -DBUILD_EXAMPLES=ON "-DGREETING:STRING=a b")
+expect_array("${spec}" packages libeigen3-dev g++-12)
 
 string(JSON cmake GET "${spec}" cmake)
 expect_members("${cmake}" cmake ${cmake_members})
