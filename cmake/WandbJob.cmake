@@ -35,6 +35,7 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
                   [LOCKFILES <file>...] [CODE_DIR <dir>] [EXCLUDE <glob>...]
                   [MAX_FILE_SIZE <size>]
                   [DOCKERFILE <path>] [BUILD_CONTEXT <dir>] [BASE_IMAGE <ref>]
+                  [CMAKE_ARGS <-Dvar=value>...] [PACKAGES <debian-package>...]
                   [IMAGE <ref>] [IMAGE_FILES <src>=<dest>...]
                   [IMAGE_ENV <name>=<value>...] [IMAGE_WORKING_DIR <dir>]
                   [IMAGE_USER <user>[:<group>]] [IMAGE_SHIM ON|OFF]
@@ -102,10 +103,24 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
     jobs.
 
   ``BASE_IMAGE <ref>``
-    For repo and artifact jobs, an image to run the job in (``source.base_image``). For image
-    jobs, the base of the built image: its layers go below ours and its config (``Env``,
-    labels, ports...) is merged in. It is resolved when publishing, never while building;
-    without it the image starts from scratch (``docs/image.md``).
+    For artifact jobs without ``DOCKERFILE``, the ``FROM`` of the generated ``Dockerfile.wandb``
+    (default ``debian:12``; it must be Debian-like, with ``apt-get``). For repo jobs, an image
+    to run the job in (``source.base_image``). For image jobs, the base of the built image: its
+    layers go below ours and its config (``Env``, labels, ports...) is merged in. It is
+    resolved when publishing, never while building; without it the image starts from scratch
+    (``docs/image.md``).
+
+  ``CMAKE_ARGS <-Dvar=value>...``
+    Repo and artifact jobs: cache entries the job's build configures with, for targets that
+    need them (``-DBUILD_EXAMPLES=ON``). Each is ``-D<var>[:<type>]=<value>``; the build type,
+    the toolchain file and the module's own variables are recorded by the capture and may not
+    be given here. They go into the code artifact's ``.wandb-job/configure.json``, which the
+    generated Dockerfile and ``wandb-job run`` configure with.
+
+  ``PACKAGES <debian-package>...``
+    Repo and artifact jobs: Debian packages the job's build needs (``libeigen3-dev``),
+    installed by the generated Dockerfile after its defaults (a compiler, CMake, Ninja, git
+    and what the run shim needs). Names as ``apt-get install`` takes them.
 
   ``IMAGE <ref>``
     The OCI image reference to build, ``[registry[:port]/]path[:tag][@sha256:<64 hex>]`` in
@@ -196,6 +211,12 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
   Directory of the Dockerfile templates. Default: ``templates`` beside this module's directory;
   the installed package sets it.
 
+.. variable:: WANDB_JOB_SOURCE_DIR
+
+  The wandb-job source tree (``CMakeLists.txt``, ``cmake/``, ``include/``, ``tool/``) that artifact
+  jobs carry so that their image builds the run shim. Default: the parent of this module's
+  directory; the installed package sets it.
+
 .. variable:: WANDB_JOB_CAPTURE
 
   ``ON`` by default. When ``OFF``, ``wandb_add_job`` still checks its arguments but creates no
@@ -223,7 +244,8 @@ function(wandb_add_job target)
   set(one_value NAME ENTITY PROJECT SOURCE DESCRIPTION CONFIG_FILE CODE_DIR DOCKERFILE
     BUILD_CONTEXT BASE_IMAGE IMAGE IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM MAX_FILE_SIZE
     FILE_PREFIX_MAP)
-  set(multi_value ALIASES ARGS CONFIG LOCKFILES EXCLUDE IMAGE_FILES IMAGE_ENV)
+  set(multi_value ALIASES ARGS CONFIG LOCKFILES EXCLUDE IMAGE_FILES IMAGE_ENV CMAKE_ARGS
+    PACKAGES)
   cmake_parse_arguments(PARSE_ARGV 1 arg "ALL" "${one_value}" "${multi_value}")
   set(fn wandb_add_job)
 
@@ -276,6 +298,7 @@ function(wandb_add_job target)
   endforeach()
   _wandb_job_check_image_settings(${fn} "${source}" image_files image_file_sources)
   _wandb_job_max_file_bytes(${fn} max_file_bytes)
+  _wandb_job_check_build_settings(${fn} "${source}")
   if(source STREQUAL "image")
     get_property(rpath_set TARGET ${target} PROPERTY BUILD_RPATH_USE_ORIGIN SET)
     if(NOT rpath_set)
@@ -615,6 +638,33 @@ function(_wandb_job_max_file_bytes fn out_var)
   set(${out_var} "${bytes}" PARENT_SCOPE)
 endfunction()
 
+# CMAKE_ARGS and PACKAGES: repo and artifact jobs only, each well-formed. CMAKE_ARGS may not set
+# what the capture records itself. Reads the caller's arg_* variables.
+function(_wandb_job_check_build_settings fn source)
+  foreach(kw IN ITEMS CMAKE_ARGS PACKAGES)
+    if(source STREQUAL "image" AND DEFINED arg_${kw})
+      message(FATAL_ERROR "${fn}: ${kw} applies to repo and artifact jobs, whose image is built "
+        "from the code; an image job's image holds the program built here; drop ${kw}")
+    endif()
+  endforeach()
+  foreach(arg IN LISTS arg_CMAKE_ARGS)
+    if(NOT arg MATCHES "^-D([A-Za-z_][A-Za-z0-9_.+-]*)(:[A-Z]+)?=")
+      message(FATAL_ERROR "${fn}: CMAKE_ARGS '${arg}' is not -D<var>[:<type>]=<value>; give "
+        "cache entries only, e.g. -DBUILD_EXAMPLES=ON")
+    endif()
+    if(CMAKE_MATCH_1 MATCHES "^(CMAKE_BUILD_TYPE|CMAKE_TOOLCHAIN_FILE|WANDB_JOB_.*|WandbJob_DIR)$")
+      message(FATAL_ERROR "${fn}: CMAKE_ARGS may not set ${CMAKE_MATCH_1}: the capture records "
+        "it from this build; drop '${arg}'")
+    endif()
+  endforeach()
+  foreach(package IN LISTS arg_PACKAGES)
+    if(NOT package MATCHES "^[a-z0-9][a-z0-9+.-]+(:[a-z0-9-]+)?$")
+      message(FATAL_ERROR "${fn}: PACKAGES '${package}' is not a Debian package name "
+        "([a-z0-9][a-z0-9+.-]+, optionally :<arch>)")
+    endif()
+  endforeach()
+endfunction()
+
 # An OCI image reference: [registry[:port]/]path[:tag][@sha256:<64 hex>], path in lowercase.
 function(_wandb_job_check_image_ref fn keyword ref)
   set(why "")
@@ -782,7 +832,8 @@ macro(_wandb_job_spec_json out_var)
     base_image=arg_BASE_IMAGE image=arg_IMAGE image_working_dir=arg_IMAGE_WORKING_DIR
     image_user=arg_IMAGE_USER)
   _wandb_job_json_set_each(_wandb_job_json ARRAY aliases=arg_ALIASES args=arg_ARGS
-    config=arg_CONFIG lockfiles=lockfiles exclude=arg_EXCLUDE image_env=arg_IMAGE_ENV)
+    config=arg_CONFIG lockfiles=lockfiles exclude=arg_EXCLUDE image_env=arg_IMAGE_ENV
+    cmake_args=arg_CMAKE_ARGS packages=arg_PACKAGES)
   string(JSON _wandb_job_json SET "${_wandb_job_json}" image_files "${image_files}")
   string(JSON _wandb_job_json SET "${_wandb_job_json}" max_file_size "${max_file_bytes}")
   if(arg_IMAGE_SHIM STREQUAL "OFF")
@@ -807,13 +858,23 @@ macro(_wandb_job_spec_json out_var)
     set(_wandb_job_fetchcontent "${CMAKE_BINARY_DIR}/_deps")
   endif()
   get_target_property(_wandb_job_target_source_dir ${target} SOURCE_DIR)
+  # The code artifact carries this module and the helper's sources (.wandb-job/), so that its
+  # Dockerfile builds without anything from outside the artifact.
+  set(_wandb_job_module_file "${CMAKE_CURRENT_FUNCTION_LIST_FILE}")  # wandb_add_job's file
+  if(DEFINED WANDB_JOB_SOURCE_DIR)
+    set(_wandb_job_tool_source_dir "${WANDB_JOB_SOURCE_DIR}")
+  else()
+    cmake_path(GET CMAKE_CURRENT_FUNCTION_LIST_DIR PARENT_PATH _wandb_job_tool_source_dir)
+  endif()
   set(_wandb_job_cmake "{}")
   _wandb_job_json_set_each(_wandb_job_cmake STRING source_dir=CMAKE_SOURCE_DIR
     binary_dir=CMAKE_BINARY_DIR target_source_dir=_wandb_job_target_source_dir
     project_name=CMAKE_PROJECT_NAME version=CMAKE_VERSION generator=CMAKE_GENERATOR
     cxx_compiler_id=_wandb_job_compiler_id cxx_compiler_version=_wandb_job_compiler_version
     system_name=CMAKE_SYSTEM_NAME system_processor=CMAKE_SYSTEM_PROCESSOR
-    fetchcontent_base_dir=_wandb_job_fetchcontent templates_dir=templates_dir)
+    fetchcontent_base_dir=_wandb_job_fetchcontent templates_dir=templates_dir
+    toolchain_file=CMAKE_TOOLCHAIN_FILE module_file=_wandb_job_module_file
+    tool_source_dir=_wandb_job_tool_source_dir)
   string(JSON _wandb_job_json SET "${_wandb_job_json}" cmake "${_wandb_job_cmake}")
 
   # file(GENERATE) evaluates generator expressions: neutralize every "$<" of the values, then

@@ -22,7 +22,10 @@
 #include "job_spec.h"
 #include "json_access.h"
 #include "lockfile.h"
+#include "launch_files.h"
 #include "log.h"
+#include "tar_writer.h"
+#include "version.h"
 
 namespace wandb_job {
 namespace {
@@ -33,8 +36,12 @@ constexpr char kBundleFormat[] = "wandb-job-bundle/1";
 // The job artifact's record of the image it runs (image jobs): the image layout's manifest
 // digest, so that a new image makes a new job version.
 constexpr char kImageLockFile[] = "wandb-job.image.json";
+// The job's build and the run shim's: a compiler, CMake, Ninja, and the helper's libraries.
 constexpr char kDefaultAptPackages[] =
-    "ca-certificates cmake g++ git make ninja-build nlohmann-json3-dev pkg-config";
+    "ca-certificates cmake g++ git make ninja-build nlohmann-json3-dev pkg-config "
+    "libgit2-dev libcurl4-openssl-dev libssl-dev libarchive-dev libcli11-dev libdeflate-dev "
+    "zlib1g-dev";
+constexpr char kDefaultBaseImage[] = "debian:12";
 
 
 constexpr char kTempInfix[] = ".tmp.";
@@ -73,33 +80,57 @@ void RemoveStaleTempDirs(const std::string& parent, const std::string& base) {
 }
 
 
-// Fills templates/Dockerfile.in: @NAME@ placeholders only, so the template stays plain text.
-bool RenderDockerfile(const Capture& c, const BundleOptions& options, std::string* out,
-                      std::string* err) {
+std::string ShellLine(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& word : argv) {
+    out += (out.empty() ? "" : " ") + ShellWord(word);
+  }
+  return out;
+}
+
+// Fills templates/Dockerfile.in: @NAME@ placeholders only, so the template stays plain text. The
+// build steps are the ones `wandb-job run` runs (launch_files.h).
+bool RenderDockerfile(const Capture& c, std::string* out, std::string* err) {
   std::string path = JoinPath(c.spec.templates_dir, "Dockerfile.in");
   std::string text;
   if (!ReadFile(path, &text, err)) {
     *err = "reading the Dockerfile template: " + *err;
     return false;
   }
-  std::string subdir = RelativePath(c.spec.source_dir, c.code_dir);
+  const ConfigureRecord& r = c.configure;
+  const std::string build_dir = "/build";
+  std::string packages_step;
+  if (!c.spec.packages.empty()) {
+    packages_step = "\n# PACKAGES of the job.\nRUN apt-get update \\\n && DEBIAN_FRONTEND=noninteractive "
+                    "apt-get install -y --no-install-recommends \\\n      " +
+                    ShellLine(c.spec.packages) + " \\\n && rm -rf /var/lib/apt/lists/*\n";
+  }
+  nlohmann::json entrypoint = c.job.entrypoint;
   const std::vector<std::pair<std::string, std::string>> vars = {
       {"@TARGET@", c.spec.target},
       {"@PROGRAM@", c.program},
-      {"@TARGET_RELPATH@", c.target_relpath},
-      {"@SOURCE_SUBDIR@", subdir == "." ? "" : subdir},
-      {"@BUILD_TYPE@", options.build_type.empty() ? "Release" : options.build_type},
-      {"@BUILDER_IMAGE@", "debian:12"},
+      {"@BASE_IMAGE@", c.spec.base_image.empty() ? kDefaultBaseImage : c.spec.base_image},
       {"@APT_PACKAGES@", kDefaultAptPackages},
+      {"@SHIM_PATH@", kImageShimPath},
+      {"@PACKAGES_STEP@", packages_step},
+      {"@CONFIGURE@", ShellLine(ConfigureCommand(r, kImageCodeDir, build_dir))},
+      {"@BUILD@", ShellLine(BuildCommand(r, build_dir))},
+      {"@TARGET_FILE@", ShellWord(JoinPath(build_dir, r.target_relpath))},
+      {"@ENTRYPOINT@", entrypoint.dump()},
   };
   for (const auto& [key, value] : vars) {
-    for (size_t pos; (pos = text.find(key)) != std::string::npos;) {
+    for (size_t pos = 0; (pos = text.find(key, pos)) != std::string::npos;
+         pos += value.size()) {
       text.replace(pos, key.size(), value);
     }
   }
   *out = std::move(text);
   return true;
 }
+
+// The code's .wandb-job/ directory (launch_files.h), each file added to the code manifest.
+bool WriteLaunchFiles(const Capture& c, const std::string& code_dir, ArtifactManifest* manifest,
+                      std::string* err);
 
 bool AddFileToManifest(const std::string& dir, const std::string& rel, ArtifactManifest* manifest,
                        std::string* err) {
@@ -215,6 +246,59 @@ bool WriteImage(const Capture& c, const BundleOptions& options, const std::strin
   return WriteInDir(JoinPath(dir, "job"), kImageLockFile, lock.dump(2) + "\n", err);
 }
 
+bool WriteLaunchFiles(const Capture& c, const std::string& code_dir, ArtifactManifest* manifest,
+                      std::string* err) {
+  const JobInputSpec& s = c.spec;
+  std::string job_spec, module;
+  if (!ShimJobSpecJson(c.config, s.args, &job_spec, err) || !ReadFile(s.module_file, &module, err)) {
+    return false;
+  }
+  std::string api_header;
+  if (!ReadFile(JoinPath(s.tool_source_dir, "include/wandb/job.h"), &api_header, err)) {
+    return false;
+  }
+  std::string pkg = kLaunchPackageDir;
+  const std::vector<std::pair<std::string, std::string>> files = {
+      {kLaunchJobSpec, job_spec},
+      {kLaunchConfigure, c.configure.ToJson()},
+      {pkg + "/WandbJob.cmake", module},
+      {pkg + "/WandbJobConfig.cmake", CarriedPackageConfig()},
+      {pkg + "/WandbJobConfigVersion.cmake", CarriedPackageVersion(WANDB_JOB_VERSION)},
+      {std::string(kLaunchDir) + "/include/wandb/job.h", api_header},
+  };
+  for (const auto& [rel, data] : files) {
+    if (!WriteInDir(code_dir, rel, data, err)) {
+      return false;
+    }
+  }
+  // The shim's sources as one tar with fixed metadata: same sources, same bytes, same image layer.
+  std::vector<TarEntry> entries;
+  for (const std::string& rel : c.tool_sources) {
+    TarEntry e;
+    e.path = rel;
+    e.source_file = JoinPath(s.tool_source_dir, rel);
+    entries.push_back(std::move(e));
+  }
+  std::string tar;
+  auto sink = [&tar](const char* data, size_t size, std::string*) {
+    tar.append(data, size);
+    return true;
+  };
+  if (!WriteTar(std::move(entries), 0, sink, err)) {
+    *err = "archiving the wandb-job sources: " + *err;
+    return false;
+  }
+  if (!WriteInDir(code_dir, kLaunchToolSource, tar, err)) {
+    return false;
+  }
+  for (const auto& [rel, data] : files) {
+    if (!AddFileToManifest(code_dir, rel, manifest, err)) {
+      return false;
+    }
+  }
+  return AddFileToManifest(code_dir, kLaunchToolSource, manifest, err);
+}
+
 bool WriteTree(const Capture& c, const BundleOptions& options, const std::string& dir,
                std::string* err) {
   const JobInputSpec& s = c.spec;
@@ -299,7 +383,7 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
     }
     if (c.generate_dockerfile) {
       std::string dockerfile;
-      if (!RenderDockerfile(c, options, &dockerfile, err) ||
+      if (!RenderDockerfile(c, &dockerfile, err) || !WriteLaunchFiles(c, code_dir, &code_manifest, err) ||
           !WriteInDir(code_dir, kGeneratedDockerfile, dockerfile, err) ||
           !AddFileToManifest(code_dir, kGeneratedDockerfile, &code_manifest, err)) {
         return false;

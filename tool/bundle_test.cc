@@ -1,4 +1,5 @@
 #include "bundle.h"
+#include "launch_files.h"
 
 #include <gtest/gtest.h>
 
@@ -33,7 +34,14 @@ class BundleTest : public ::testing::Test {
     WriteTestFile(src_, "CMakeLists.txt", "project(demo)\n");
     WriteTestFile(src_, "train.cc", "int main() {}\n");
     WriteTestFile(dir_.path(), "templates/Dockerfile.in",
-                  "FROM @BUILDER_IMAGE@\nRUN build @TARGET@ @TARGET_RELPATH@ @SOURCE_SUBDIR@\n");
+                  "FROM @BASE_IMAGE@\n@PACKAGES_STEP@\nRUN @CONFIGURE@ && @BUILD@\n"
+                  "RUN install @TARGET_FILE@ /usr/local/bin/@PROGRAM@\nENTRYPOINT @ENTRYPOINT@\n");
+    // The helper's sources, which artifact jobs carry: tests stay out.
+    tool_src_ = dir_.Join("wandb-job");
+    for (const char* f : {"CMakeLists.txt", "cmake/WandbJob.cmake", "include/wandb/job.h",
+                          "tool/CMakeLists.txt", "tool/main.cc", "tool/main_test.cc"}) {
+      WriteTestFile(tool_src_, f, std::string("// ") + f + "\n");
+    }
     WriteTestFile(build_, "train", "not an ELF file");
     spec_ = {{"format", 1},
              {"target", "train"},
@@ -66,7 +74,9 @@ class BundleTest : public ::testing::Test {
                {"system_name", "Linux"},
                {"system_processor", "x86_64"},
                {"fetchcontent_base_dir", build_ + "/_deps"},
-               {"templates_dir", dir_.Join("templates")}}}};
+               {"templates_dir", dir_.Join("templates")},
+               {"module_file", tool_src_ + "/cmake/WandbJob.cmake"},
+               {"tool_source_dir", tool_src_}}}};
   }
 
   bool Capture(const std::string& out, std::string* err) {
@@ -88,7 +98,7 @@ class BundleTest : public ::testing::Test {
   }
 
   ScopedTempDir dir_;
-  std::string src_, build_;
+  std::string src_, build_, tool_src_;
   nlohmann::json spec_;
 };
 
@@ -108,7 +118,31 @@ TEST_F(BundleTest, ArtifactJobOutsideGit) {
   EXPECT_NE(b.job.manifest.Find("requirements.frozen.txt"), nullptr);
   EXPECT_NE(b.job.manifest.Find("wandb-job.lock.json"), nullptr);
   EXPECT_EQ(b.job.manifest.Find("diff.patch"), nullptr);
-  EXPECT_EQ(b.entrypoint, (std::vector<std::string>{"/usr/local/bin/train", "--lr", "0.01"}));
+  // The run shim renders ARGS at run time from the job spec the code carries.
+  EXPECT_EQ(b.entrypoint,
+            (std::vector<std::string>{"/usr/local/bin/wandb-job", "exec", "--job-spec",
+                                      "/src/.wandb-job/job.json", "--", "/usr/local/bin/train"}));
+  for (const char* f : {".wandb-job/job.json", ".wandb-job/configure.json",
+                        ".wandb-job/cmake/WandbJobConfig.cmake",
+                        ".wandb-job/cmake/WandbJobConfigVersion.cmake",
+                        ".wandb-job/cmake/WandbJob.cmake", ".wandb-job/include/wandb/job.h",
+                        ".wandb-job/wandb-job-src.tar"}) {
+    EXPECT_NE(b.code.manifest.Find(f), nullptr) << f;
+  }
+  nlohmann::json shim_spec = nlohmann::json::parse(Read(out + "/code/.wandb-job/job.json"));
+  EXPECT_EQ(shim_spec["args"], nlohmann::json({"--lr", "{lr}"}));
+  EXPECT_EQ(shim_spec["config"]["lr"], 0.01);
+  ConfigureRecord record;
+  ASSERT_TRUE(ConfigureRecord::FromJson(Read(out + "/code/.wandb-job/configure.json"), &record,
+                                        &err))
+      << err;
+  EXPECT_EQ(record.target, "train");
+  EXPECT_EQ(record.build_type, "Release");
+  EXPECT_EQ(record.source_subdir, "");
+  EXPECT_EQ(record.target_relpath, "train");
+  std::string tar = Read(out + "/code/.wandb-job/wandb-job-src.tar");
+  EXPECT_NE(tar.find("tool/main.cc"), std::string::npos);
+  EXPECT_EQ(tar.find("main_test.cc"), std::string::npos);
 
   nlohmann::ordered_json job = nlohmann::ordered_json::parse(Read(out + "/job/wandb-job.json"));
   EXPECT_EQ(job["_version"], "0.17.0");  // dockerfile is set
@@ -117,12 +151,64 @@ TEST_F(BundleTest, ArtifactJobOutsideGit) {
   EXPECT_EQ(job["input_types"]["params"]["type_map"]["model"]["params"]["type_map"]["depth"]
                 ["wb_type"],
             "number");
+  EXPECT_FALSE(job["source"].contains("base_image"));
   std::string dockerfile = Read(out + "/code/Dockerfile.wandb");
-  EXPECT_NE(dockerfile.find("RUN build train train "), std::string::npos) << dockerfile;
+  EXPECT_EQ(dockerfile.rfind("FROM debian:12\n\nRUN cmake -S /src -B /build -G Ninja ", 0), 0u)
+      << dockerfile;
+  EXPECT_NE(dockerfile.find("-DWandbJob_DIR=/src/.wandb-job/cmake"), std::string::npos);
+  EXPECT_NE(dockerfile.find("&& cmake --build /build --target train\n"), std::string::npos);
+  EXPECT_NE(dockerfile.find("RUN install /build/train /usr/local/bin/train\n"),
+            std::string::npos);
+  EXPECT_NE(dockerfile.find("ENTRYPOINT [\"/usr/local/bin/wandb-job\",\"exec\",\"--job-spec\","
+                            "\"/src/.wandb-job/job.json\",\"--\",\"/usr/local/bin/train\"]"),
+            std::string::npos)
+      << dockerfile;
 
   std::string depfile = Read(out + ".d");
   EXPECT_NE(depfile.find(src_ + "/train.cc"), std::string::npos) << depfile;
   EXPECT_NE(depfile.find(build_ + "/train"), std::string::npos) << depfile;
+  EXPECT_NE(depfile.find(tool_src_ + "/tool/main.cc"), std::string::npos) << depfile;
+}
+
+// BASE_IMAGE, PACKAGES, CMAKE_ARGS and a toolchain file in the code shape the generated
+// Dockerfile; the configure record keeps them for `wandb-job run`.
+TEST_F(BundleTest, ArtifactJobBuildSettings) {
+  WriteTestFile(src_, "cmake/cross.cmake", "set(X 1)\n");
+  spec_["base_image"] = "ubuntu:24.04";
+  spec_["packages"] = {"libeigen3-dev"};
+  spec_["cmake_args"] = {"-DBUILD_EXAMPLES=ON", "-DGREETING:STRING=a b"};
+  spec_["cmake"]["toolchain_file"] = src_ + "/cmake/cross.cmake";
+  std::string err;
+  std::string out = dir_.Join("bundle");
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  nlohmann::json job = nlohmann::json::parse(Read(out + "/job/wandb-job.json"));
+  EXPECT_FALSE(job["source"].contains("base_image"));  // or the agent would skip the build
+  std::string dockerfile = Read(out + "/code/Dockerfile.wandb");
+  EXPECT_EQ(dockerfile.rfind("FROM ubuntu:24.04\n", 0), 0u) << dockerfile;
+  EXPECT_NE(dockerfile.find("--no-install-recommends \\\n      libeigen3-dev \\\n"),
+            std::string::npos)
+      << dockerfile;
+  EXPECT_NE(dockerfile.find(" -DCMAKE_TOOLCHAIN_FILE=/src/cmake/cross.cmake "), std::string::npos)
+      << dockerfile;
+  EXPECT_NE(dockerfile.find(" -DBUILD_EXAMPLES=ON '-DGREETING:STRING=a b' && "),
+            std::string::npos)
+      << dockerfile;
+  ConfigureRecord record;
+  ASSERT_TRUE(ConfigureRecord::FromJson(Read(out + "/code/.wandb-job/configure.json"), &record,
+                                        &err))
+      << err;
+  EXPECT_EQ(record.toolchain_file, "cmake/cross.cmake");
+  EXPECT_EQ(record.cmake_args,
+            (std::vector<std::string>{"-DBUILD_EXAMPLES=ON", "-DGREETING:STRING=a b"}));
+
+  // A toolchain file outside the code is left out, with a note.
+  WriteTestFile(dir_.path(), "elsewhere.cmake", "\n");
+  spec_["cmake"]["toolchain_file"] = dir_.Join("elsewhere.cmake");
+  ASSERT_TRUE(Capture(out, &err)) << err;
+  ASSERT_TRUE(ConfigureRecord::FromJson(Read(out + "/code/.wandb-job/configure.json"), &record,
+                                        &err))
+      << err;
+  EXPECT_EQ(record.toolchain_file, "");
 }
 
 // Names the depfile's readers (CMake's transform, ninja, make) cannot spell are listed through
@@ -284,6 +370,19 @@ TEST_F(BundleTest, Errors) {
   EXPECT_NE(err.find("Dockerfile.wandb already exists"), std::string::npos) << err;
 
   std::remove((src_ + "/Dockerfile.wandb").c_str());
+  WriteTestFile(src_, ".wandb-job/job.json", "{}");
+  EXPECT_FALSE(Capture(dir_.Join("b3b"), &err));
+  EXPECT_NE(err.find(".wandb-job/ already exists"), std::string::npos) << err;
+  std::remove((src_ + "/.wandb-job/job.json").c_str());
+  std::remove((src_ + "/.wandb-job").c_str());
+
+  spec_["cmake"]["tool_source_dir"] = dir_.Join("nowhere");
+  EXPECT_FALSE(Capture(dir_.Join("b3c"), &err));
+  EXPECT_NE(err.find("the wandb-job sources are not at " + dir_.Join("nowhere")),
+            std::string::npos)
+      << err;
+  spec_["cmake"]["tool_source_dir"] = tool_src_;
+
   WriteTestFile(src_, "sub/part.cc", "x");
   spec_["code_dir"] = src_ + "/sub";
   size_t warnings = WarningsIssued().size();

@@ -220,6 +220,50 @@ bool RelativeToRoot(const std::string& path, const std::string& root, const char
   return true;
 }
 
+// What the generated Dockerfile and `wandb-job run` configure with (.wandb-job/configure.json),
+// and the helper's sources the image builds the shim from.
+bool RecordConfigure(Capture* c, const BundleOptions& options, std::string* err) {
+  const JobInputSpec& s = c->spec;
+  ConfigureRecord& r = c->configure;
+  r.target = s.target;
+  r.program = c->program;
+  r.target_relpath = c->target_relpath;
+  std::string subdir = RelativePath(s.source_dir, c->code_dir);
+  r.source_subdir = subdir == "." || subdir.rfind("..", 0) == 0 ? "" : subdir;
+  r.build_type = options.build_type.empty() ? "Release" : options.build_type;
+  r.generator = s.generator;
+  r.cmake_args = s.cmake_args;
+  if (!s.toolchain_file.empty()) {
+    std::string toolchain = s.toolchain_file[0] == '/' ? s.toolchain_file
+                                                       : JoinPath(s.binary_dir, s.toolchain_file);
+    toolchain = NormalizePath(toolchain);
+    if (FileExists(toolchain) && !RealPath(toolchain, &toolchain, err)) {
+      return false;
+    }
+    if (IsWithin(toolchain, c->code_dir)) {
+      r.toolchain_file = RelativePath(toolchain, c->code_dir);
+      c->inputs.insert(toolchain);
+    } else {
+      Info("%s: the toolchain file %s lies outside the code; the job's image builds without it",
+           s.target.c_str(), toolchain.c_str());
+    }
+  }
+  if (s.tool_source_dir.empty() || !ToolSourceFiles(s.tool_source_dir, &c->tool_sources, err)) {
+    if (s.tool_source_dir.empty()) {
+      *err = "the job spec names no wandb-job source tree; re-run cmake with this version of "
+             "WandbJob.cmake";
+    }
+    return false;
+  }
+  for (const std::string& rel : c->tool_sources) {
+    c->inputs.insert(JoinPath(s.tool_source_dir, rel));
+  }
+  if (!s.module_file.empty()) {
+    c->inputs.insert(s.module_file);
+  }
+  return true;
+}
+
 bool BuildJobDefinition(Capture* c, const BundleOptions& options, std::string* err) {
   const JobInputSpec& s = c->spec;
   JobDefinition& job = c->job;
@@ -243,8 +287,18 @@ bool BuildJobDefinition(Capture* c, const BundleOptions& options, std::string* e
   }
   std::string build_type = options.build_type.empty() ? "Release" : options.build_type;
 
+  bool generated = c->source_type == "artifact" && s.dockerfile.empty();
   if (c->source_type == "image") {
     job.image = s.image;
+  } else if (generated) {
+    // The generated Dockerfile builds from BASE_IMAGE; the job itself names no base image,
+    // which would make the agent skip the build.
+    job.base_image.clear();
+    if (!CheckEntrypointWord(c->program, err)) {
+      *err = "program name: " + *err + " (set the target's OUTPUT_NAME)";
+      return false;
+    }
+    job.entrypoint = ShimEntrypoint(c->program);
   } else if (!s.base_image.empty() && s.dockerfile.empty()) {
     // No image build: the agent mounts the code at its working directory and runs the entrypoint
     // in BASE_IMAGE, so the entrypoint builds the target first, then becomes it.
@@ -258,7 +312,7 @@ bool BuildJobDefinition(Capture* c, const BundleOptions& options, std::string* e
   } else {
     job.entrypoint = {"/usr/local/bin/" + c->program};
   }
-  if (c->source_type != "image") {
+  if (c->source_type != "image" && !generated) {
     job.entrypoint.insert(job.entrypoint.end(), c->rendered_args.begin(), c->rendered_args.end());
   }
   if (c->source_type == "repo") {
@@ -266,9 +320,12 @@ bool BuildJobDefinition(Capture* c, const BundleOptions& options, std::string* e
     job.git_commit = c->git.commit;
   } else if (c->source_type == "artifact") {
     job.artifact = std::string("wandb-artifact://_id/") + kCodeArtifactIdPlaceholder;
-    if (s.dockerfile.empty() && s.base_image.empty()) {
+    if (generated) {
       c->generate_dockerfile = true;
       job.dockerfile = kGeneratedDockerfile;
+      if (!RecordConfigure(c, options, err)) {
+        return false;
+      }
     }
   }
   job.runtime = "";  // W&B reads runtime as a Python version; a C++ job has none.
@@ -358,6 +415,16 @@ bool SelectCode(Capture* c, std::string* err) {
       Warning("%s: the generated Dockerfile can't build the CMake project, which lies outside "
               "CODE_DIR %s; let CODE_DIR contain the project or pass DOCKERFILE",
               s.target.c_str(), c->code_dir.c_str());
+    }
+    bool launch_dir_taken = std::any_of(c->code.files.begin(), c->code.files.end(),
+                                        [](const std::string& f) {
+                                          return f.rfind(std::string(kLaunchDir) + "/", 0) == 0;
+                                        });
+    if (c->generate_dockerfile && launch_dir_taken) {
+      *err = std::string(kLaunchDir) + "/ already exists in " + c->code_dir +
+             "; the generated Dockerfile's files go there: rename it, or EXCLUDE it and pass "
+             "DOCKERFILE";
+      return false;
     }
     if (c->generate_dockerfile &&
         std::binary_search(c->code.files.begin(), c->code.files.end(), kGeneratedDockerfile)) {

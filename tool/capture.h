@@ -12,6 +12,7 @@
 #include "elf_closure.h"
 #include "git_state.h"
 #include "job_spec.h"
+#include "launch_files.h"
 #include "lockfile.h"
 
 namespace wandb_job {
@@ -36,6 +37,9 @@ struct Capture {
   std::string program;          // basename of the target file
   std::string target_relpath;   // target file relative to the build dir, config dir stripped
   bool generate_dockerfile = false;
+  // With the generated Dockerfile: the code's .wandb-job/ (launch_files.h).
+  ConfigureRecord configure;
+  std::vector<std::string> tool_sources;  // relative to spec.tool_source_dir
   CodeSelection code;
   std::vector<FoundLockfile> lockfiles;
   NativeLock native_lock;

@@ -18,6 +18,8 @@
 #include "job_spec.h"
 #include "job_store.h"
 #include "job_views.h"
+#include "json_access.h"
+#include "launch_files.h"
 #include "log.h"
 #include "publish.h"
 #include "registry_client.h"
@@ -264,6 +266,42 @@ bool DefaultsAndTemplate(const std::string& build, const std::string& target,
     return false;
   }
   *args_template = spec.args;
+  return true;
+}
+
+/// The code's .wandb-job/configure.json; `*found` false when the code has none (older captures,
+/// repo jobs).
+bool ReadConfigureRecord(const std::string& src, ConfigureRecord* record, bool* found,
+                         std::string* err) {
+  std::string path = JoinPath(src, kLaunchConfigure);
+  *found = FileExists(path);
+  std::string text;
+  if (*found && (!ReadFile(path, &text, err) || !ConfigureRecord::FromJson(text, record, err))) {
+    *err = "the job's " + std::string(kLaunchConfigure) + ": " + *err;
+    return false;
+  }
+  return true;
+}
+
+/// The defaults and ARGS template of the code's .wandb-job/job.json, the shim's job spec.
+bool ReadLaunchJobSpec(const std::string& src, std::string* defaults,
+                       std::vector<std::string>* args_template, std::string* err) {
+  std::string path = JoinPath(src, kLaunchJobSpec);
+  ordered_json spec;
+  if (!ReadJson(path, &spec, err)) {
+    return false;
+  }
+  JsonFields<ordered_json> f(spec);
+  if (!f.IsObject(err) || !f.Strings("args", args_template, err)) {
+    *err = "the job's " + std::string(kLaunchJobSpec) + ": " + *err;
+    return false;
+  }
+  const ordered_json* config = f.Find("config");
+  if (config == nullptr || !config->is_object()) {
+    *err = "the job's " + std::string(kLaunchJobSpec) + ": \"config\" is not an object";
+    return false;
+  }
+  *defaults = config->dump();
   return true;
 }
 
@@ -644,28 +682,50 @@ RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* e
   if (!materialised) {
     return RunJobStatus::kError;
   }
-  std::string project_dir =
-      options.source_subdir.empty() ? src : JoinPath(src, options.source_subdir);
+  std::string exe, defaults;
+  std::vector<std::string> args_template;
+  ConfigureRecord record;
+  bool recorded = false;
+  if (!ReadConfigureRecord(src, &record, &recorded, err)) {
+    return RunJobStatus::kError;
+  }
+  std::string project_dir;
+  std::vector<std::string> configure;
+  if (recorded) {
+    // The steps of the generated Dockerfile, with the configure arguments the capture recorded.
+    if (!options.source_subdir.empty()) {
+      record.source_subdir = options.source_subdir;
+    }
+    configure = ConfigureCommand(record, src, build);
+    project_dir = configure[2];
+  } else {
+    project_dir = options.source_subdir.empty() ? src : JoinPath(src, options.source_subdir);
+    configure = {"cmake", "-S", project_dir, "-B", build, "-G", "Ninja",
+                 "-DCMAKE_BUILD_TYPE=Release"};
+    if (!options.tool_path.empty()) {
+      configure.push_back("-DWANDB_JOB_TOOL=" + options.tool_path);
+    }
+  }
   if (!FileExists(project_dir + "/CMakeLists.txt")) {
     *err = "the job's code has no CMakeLists.txt" +
            (options.source_subdir.empty() ? std::string(" at its root (pass --source-dir)")
                                           : " in " + options.source_subdir);
     return RunJobStatus::kError;
   }
-  std::vector<std::string> configure = {"cmake", "-S", project_dir, "-B", build, "-G", "Ninja",
-                                        "-DCMAKE_BUILD_TYPE=Release"};
-  if (!options.tool_path.empty()) {
-    configure.push_back("-DWANDB_JOB_TOOL=" + options.tool_path);
-  }
   configure.insert(configure.end(), options.cmake_args.begin(), options.cmake_args.end());
-  std::string exe, defaults;
-  std::vector<std::string> args_template;
-  if (!MakeDirs(build + "/.cmake/api/v1/query", err) ||
-      !WriteFileAtomic(build + "/.cmake/api/v1/query/codemodel-v2", "", err) ||
-      !RunCommand(configure, "", err) ||
-      !RunCommand({"cmake", "--build", build, "--target", target}, "", err) ||
-      !FindTargetArtifact(build, target, &exe, err) ||
-      !DefaultsAndTemplate(build, target, definition, &defaults, &args_template, err)) {
+  std::vector<std::string> build_command =
+      recorded ? BuildCommand(record, build)
+               : std::vector<std::string>{"cmake", "--build", build, "--target", target};
+  bool built = MakeDirs(build + "/.cmake/api/v1/query", err) &&
+               WriteFileAtomic(build + "/.cmake/api/v1/query/codemodel-v2", "", err) &&
+               RunCommand(configure, "", err) && RunCommand(build_command, "", err) &&
+               FindTargetArtifact(build, target, &exe, err);
+  if (built) {
+    built = recorded ? ReadLaunchJobSpec(src, &defaults, &args_template, err)
+                     : DefaultsAndTemplate(build, target, definition, &defaults, &args_template,
+                                           err);
+  }
+  if (!built) {
     *err = "building " + full + ": " + *err;
     return RunJobStatus::kError;
   }

@@ -99,7 +99,12 @@ bool JobInputSpec::FromJson(std::string_view text, JobInputSpec* out, std::strin
       !cmake.String("system_name", &s.system_name, err, opt) ||
       !cmake.String("system_processor", &s.system_processor, err, opt) ||
       !cmake.String("fetchcontent_base_dir", &s.fetchcontent_base_dir, err, opt) ||
-      !cmake.String("templates_dir", &s.templates_dir, err, opt)) {
+      !cmake.String("templates_dir", &s.templates_dir, err, opt) ||
+      !f.Strings("cmake_args", &s.cmake_args, err, opt) ||
+      !f.Strings("packages", &s.packages, err, opt) ||
+      !cmake.String("toolchain_file", &s.toolchain_file, err, opt) ||
+      !cmake.String("module_file", &s.module_file, err, opt) ||
+      !cmake.String("tool_source_dir", &s.tool_source_dir, err, opt)) {
     return false;
   }
   s.extra_files = SplitCMakeList(extra_files);

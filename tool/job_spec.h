@@ -35,6 +35,8 @@ struct JobInputSpec {
   std::vector<std::string> image_env;
   std::string image_working_dir, image_user;
   bool image_shim = true;  // IMAGE_SHIM: the image's entrypoint is `wandb-job exec`
+  // Repo and artifact jobs: CMAKE_ARGS (-Dvar=value) and PACKAGES (Debian) of the job's build.
+  std::vector<std::string> cmake_args, packages;
   // From CMake.
   std::string source_dir;         // CMAKE_SOURCE_DIR
   std::string binary_dir;         // CMAKE_BINARY_DIR
@@ -44,6 +46,9 @@ struct JobInputSpec {
   std::string system_name, system_processor;
   std::string fetchcontent_base_dir;
   std::string templates_dir;
+  std::string toolchain_file;   // CMAKE_TOOLCHAIN_FILE, as given
+  std::string module_file;      // the WandbJob.cmake that wrote the spec
+  std::string tool_source_dir;  // the helper's source tree (WANDB_JOB_SOURCE_DIR)
 
   static bool FromJson(std::string_view text, JobInputSpec* out, std::string* err);
 };

@@ -2,6 +2,9 @@ include(${CASE_DIR}/SpecCheck.cmake)
 set(prefix ${bin}/prefix)
 read_spec(train spec)
 expect_string("${spec}" "cmake;templates_dir" ${prefix}/share/wandb-job/templates)
+# Artifact jobs carry the installed module and the helper's sources.
+expect_string("${spec}" "cmake;module_file" ${prefix}/lib/cmake/WandbJob/WandbJob.cmake)
+expect_string("${spec}" "cmake;tool_source_dir" ${prefix}/share/wandb-job/source)
 
 run(out ${CMAKE_COMMAND} --build ${bin} --target train-wandb-job)
 set(work ${prefix}/bin)

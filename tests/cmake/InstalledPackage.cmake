@@ -17,6 +17,7 @@ file(WRITE ${cmakedir}/WandbJobTargets.cmake "add_executable(WandbJob::wandb-job
 set_target_properties(WandbJob::wandb-job PROPERTIES IMPORTED_LOCATION ${prefix}/bin/wandb-job)
 ")
 file(WRITE ${prefix}/share/wandb-job/templates/Dockerfile.in "FROM scratch\n")
+file(MAKE_DIRECTORY ${prefix}/share/wandb-job/source)
 
 find_package(WandbJob CONFIG REQUIRED PATHS ${prefix} NO_DEFAULT_PATH)
 if(DEFINED WANDB_JOB_TOOL)

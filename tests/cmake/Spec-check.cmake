@@ -25,6 +25,8 @@ expect_string("${spec}" base_image ubuntu:22.04)
 expect_string("${spec}" image ghcr.io/org/train:v1)
 expect_string("${spec}" extra_files "${src}/a.txt;${src}/b.txt")
 expect_number("${spec}" max_file_size 2147483648)
+expect_array("${spec}" cmake_args -DBUILD_EXAMPLES=ON "-DGREETING:STRING=a b")
+expect_array("${spec}" packages libeigen3-dev g++-12)
 
 string(JSON cmake GET "${spec}" cmake)
 expect_members("${cmake}" cmake ${cmake_members})

@@ -48,6 +48,12 @@ class Failure(AssertionError):
     pass
 
 
+# An artifact job's entrypoint: the run shim with the job spec its code carries, then the program.
+def shim_entrypoint(program):
+    return ["/usr/local/bin/wandb-job", "exec", "--job-spec", "/src/.wandb-job/job.json", "--",
+            "/usr/local/bin/" + program]
+
+
 def check(condition, message):
     if not condition:
         raise Failure(message)

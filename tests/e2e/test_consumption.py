@@ -5,6 +5,7 @@ Each builds `train-wandb-job` and checks the bundle.
     test_consumption.py <tool> <source dir> <build dir> package|subdirectory|fetchcontent
 """
 
+import json
 import os
 import shutil
 import sys
@@ -41,8 +42,11 @@ def check_bundle(ctx, repo, build, config=None, genex_config=None):
     for f in ("CMakeLists.txt", "train.cpp", "README.md", "Dockerfile.wandb"):
         h.check(f in code, "%s missing from the code artifact: %s" % (f, code))
     h.check_equal(b.job["source"].get("dockerfile"), "Dockerfile.wandb", "source.dockerfile")
-    h.check(b.job["source"]["entrypoint"][-2:] == ["--lr", "0.01"],
-            "ARGS not rendered into the entrypoint: %r" % b.job["source"]["entrypoint"])
+    # The run shim renders ARGS when the job runs, from the spec the code carries.
+    h.check_equal(b.job["source"]["entrypoint"], h.shim_entrypoint("train"), "entrypoint")
+    spec = json.loads(b.read("code", ".wandb-job", "job.json"))
+    h.check_equal(spec["args"], ["--lr", "{lr}"], "ARGS template in .wandb-job/job.json")
+    h.check_equal(spec["config"], {"lr": 0.01, "epochs": 3}, "defaults in .wandb-job/job.json")
     # Nothing of this machine: not the consumer's paths, the install prefix or the module's
     # source tree.
     hits = h.find_in_tree(b.path, ctx.identity_strings() + [ctx.source_dir, ctx.build_dir])

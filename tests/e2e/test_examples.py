@@ -33,7 +33,13 @@ def examples(ctx):
         h.check_equal(json.dumps(b.job["input_types"]), json.dumps(h.wb_type(config)),
                       "%s: input_types of the config" % target)
         ep = b.job["source"].get("entrypoint", [])
-        if b.meta["source_type"] != "image":
+        if b.meta["source_type"] == "artifact" and "Dockerfile.wandb" in b.code_files():
+            # The run shim renders ARGS from the spec in the code, with the launch config.
+            h.check_equal(ep[:-1], h.shim_entrypoint("x")[:-1], "%s: entrypoint" % target)
+            spec = json.loads(b.read("code", ".wandb-job", "job.json"))
+            h.check_equal(spec["args"], b.meta["args"], "%s: ARGS in .wandb-job/job.json" % target)
+            h.check_equal(spec["config"], config, "%s: defaults in .wandb-job/job.json" % target)
+        elif b.meta["source_type"] != "image":
             h.check(ep and all(isinstance(a, str) for a in ep), "%s: entrypoint %r" % (target, ep))
             args = b.meta["args"]
             h.check(len(ep) >= len(args), "%s: entrypoint shorter than ARGS" % target)

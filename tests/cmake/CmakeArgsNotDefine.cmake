@@ -1,0 +1,1 @@
+wandb_add_job(train CMAKE_ARGS -DBUILD_EXAMPLES=ON --fresh)
