@@ -238,68 +238,66 @@ bool Spawn(const std::vector<std::string>& argv, const std::vector<std::string>&
   return true;
 }
 
-/// Reads new complete lines of the metrics file the program appends to, and reports them.
-class MetricsReader {
- public:
-  MetricsReader(std::string path, RunReporter* reporter)
-      : path_(std::move(path)), reporter_(reporter) {}
+}  // namespace
 
-  void Poll() {
-    if (reporter_ == nullptr) {
-      return;
-    }
-    int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-      return;
-    }
-    if (lseek(fd, offset_, SEEK_SET) == offset_) {
-      char buf[1 << 14];
-      ssize_t n;
-      while ((n = read(fd, buf, sizeof(buf))) > 0) {
-        pending_.append(buf, static_cast<size_t>(n));
-        offset_ += n;
-      }
-    }
-    close(fd);
-    size_t newline;
-    while ((newline = pending_.find('\n')) != std::string::npos) {
-      std::string line = pending_.substr(0, newline);
-      pending_.erase(0, newline + 1);
-      Handle(line);
+MetricsReader::MetricsReader(std::string path, RunReporter* reporter)
+    : path_(std::move(path)), reporter_(reporter) {}
+
+void MetricsReader::Poll() {
+  if (reporter_ == nullptr) {
+    return;
+  }
+  int fd = open(path_.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    return;
+  }
+  if (lseek(fd, offset_, SEEK_SET) == offset_) {
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = read(fd, buf, sizeof(buf))) > 0) {
+      pending_.append(buf, static_cast<size_t>(n));
+      offset_ += n;
     }
   }
-
- private:
-  void Handle(const std::string& line) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) {
-      return;
-    }
-    ordered_json j = ordered_json::parse(line, nullptr, false);
-    std::string err;
-    bool ok = true;
-    if (j.is_object() && j.contains("history") && j["history"].is_object()) {
-      ordered_json row = j["history"];
-      if (!row.contains("_step") || !row["_step"].is_number_integer()) {
-        row["_step"] = next_step_;
-      }
-      next_step_ = row["_step"].get<int64_t>() + 1;
-      ok = reporter_->History(row.dump(), &err);
-    } else if (j.is_object() && j.contains("summary") && j["summary"].is_object()) {
-      ok = reporter_->Summary(j["summary"].dump(), &err);
-    } else {
-      Warning("ignoring a malformed line of the metrics file: %.80s", line.c_str());
-    }
-    if (!ok) {
-      Warning("recording metrics: %s", err.c_str());
-    }
+  close(fd);
+  // Lines are handled in place; only the unfinished last line moves to the front, once.
+  size_t start = 0, newline;
+  while ((newline = pending_.find('\n', start)) != std::string::npos) {
+    Handle(std::string_view(pending_).substr(start, newline - start));
+    start = newline + 1;
   }
+  if (start > 0) {
+    bytes_moved_ += pending_.size() - start;
+    pending_.erase(0, start);
+  }
+}
 
-  std::string path_;
-  RunReporter* reporter_;
-  off_t offset_ = 0;
-  std::string pending_;
-  int64_t next_step_ = 0;
-};
+void MetricsReader::Handle(std::string_view line) {
+  if (line.find_first_not_of(" \t\r") == std::string_view::npos) {
+    return;
+  }
+  ordered_json j = ordered_json::parse(line, nullptr, false);
+  std::string err;
+  bool ok = true;
+  if (j.is_object() && j.contains("history") && j["history"].is_object()) {
+    ordered_json& row = j["history"];
+    if (!row.contains("_step") || !row["_step"].is_number_integer()) {
+      row["_step"] = next_step_;
+    }
+    next_step_ = row["_step"].get<int64_t>() + 1;
+    ok = reporter_->History(row.dump(), &err);
+  } else if (j.is_object() && j.contains("summary") && j["summary"].is_object()) {
+    ok = reporter_->Summary(j["summary"].dump(), &err);
+  } else {
+    std::string shown(line.substr(0, 80));
+    Warning("ignoring a malformed line of the metrics file: %s", shown.c_str());
+  }
+  if (!ok) {
+    Warning("recording metrics: %s", err.c_str());
+  }
+}
+
+namespace {
 
 /// Copies the program's output to ours and to the reporter until both pipes close (or, once the
 /// program has exited, until nothing arrives for a while: a daemon it left may hold them).
@@ -568,6 +566,7 @@ bool PlanExec(const ExecOptions& options, ExecPlan* out, std::string* err) {
     return false;
   }
   ordered_json config = ordered_json::object();
+  std::string git_remote, git_commit;
   std::vector<std::string> spec_args;
   bool spec_has_args = false;
   if (!options.job_spec_path.empty()) {
@@ -594,6 +593,17 @@ bool PlanExec(const ExecOptions& options, ExecPlan* out, std::string* err) {
       }
       spec_args = a->get<std::vector<std::string>>();
       spec_has_args = true;
+    }
+    // The code's origin, for the run's metadata: informative only, so a malformed value is
+    // ignored rather than stopping the program.
+    auto g = spec.find("git");
+    if (g != spec.end() && g->is_object()) {
+      auto field = [&](const char* key) {
+        auto v = g->find(key);
+        return v != g->end() && v->is_string() ? v->get<std::string>() : std::string();
+      };
+      git_remote = field("remote");
+      git_commit = field("commit");
     }
   }
   std::string merged = config.dump();
@@ -641,6 +651,8 @@ bool PlanExec(const ExecOptions& options, ExecPlan* out, std::string* err) {
   out->entity = GetEnv("WANDB_ENTITY");
   out->project = GetEnv("WANDB_PROJECT");
   out->job = options.job;
+  out->git_remote = git_remote;
+  out->git_commit = git_commit;
   out->metrics_file = GetEnv(kMetricsFileEnv);
   out->metrics_inherited = !out->metrics_file.empty();
   if (out->job.empty() && !JobFromLaunchArtifacts(GetEnv("WANDB_ARTIFACTS"), &out->job, err)) {
@@ -692,7 +704,9 @@ bool RunProgram(const ExecPlan& plan, RunReporter* reporter, RunOutcome* outcome
   }
   std::vector<std::string> env = ChildEnvironment(extra);
   if (reporter != nullptr) {
-    RunStart start{plan.run_id, plan.entity, plan.project, plan.job, plan.config, plan.argv};
+    RunStart start{plan.run_id,     plan.entity,     plan.project,    plan.job,
+                   plan.config,     plan.argv,       plan.git_remote, plan.git_commit,
+                   plan.workdir};
     if (!reporter->Start(start, err)) {
       *err = "starting the run: " + *err;
       return false;

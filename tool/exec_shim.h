@@ -3,6 +3,9 @@
 // (start, output, metrics, exit code) to a RunReporter. Knows no wire protocol: reporters do.
 #pragma once
 
+#include <sys/types.h>
+
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -30,6 +33,8 @@ struct RunStart {
   std::string job;               // the job used, "entity/project/name:alias", or ""
   std::string config;            // the merged config, JSON object text
   std::vector<std::string> argv;  // the program's rendered argv
+  std::string git_remote, git_commit;  // the code's origin, from the job spec; "" when unknown
+  std::string workdir;                 // the program's working directory, "" for ours
 };
 
 /// How the program ended.
@@ -59,6 +64,28 @@ class RunReporter {
   virtual bool Finish(const RunOutcome& outcome, std::string* err) = 0;
 };
 
+/// Reads the new complete lines of the metrics file a program appends to (wandb::Run) and
+/// reports them: {"history": {...}} rows (numbered with "_step" when they have none) and
+/// {"summary": {...}} values. Linear in the file's size: each Poll reads only what was appended,
+/// handles lines in place and keeps only an unfinished last line for the next one.
+class MetricsReader {
+ public:
+  MetricsReader(std::string path, RunReporter* reporter);
+  void Poll();
+  /// Bytes moved inside the buffer so far (unfinished lines kept for the next Poll).
+  uint64_t bytes_moved() const { return bytes_moved_; }
+
+ private:
+  void Handle(std::string_view line);
+
+  std::string path_;
+  RunReporter* reporter_;
+  off_t offset_ = 0;
+  std::string pending_;
+  int64_t next_step_ = 0;
+  uint64_t bytes_moved_ = 0;
+};
+
 /// Records runs in the local job store: entities/<e>/projects/<p>/runs/<id>/ with run.json,
 /// output.log and history.jsonl; the job version from the job reference is looked up in the
 /// store. Entity defaults to "local", project to the job's, else "uncategorized".
@@ -67,8 +94,8 @@ std::unique_ptr<RunReporter> MakeStoreReporter(const JobStore* store);
 /// The command line of `wandb-job exec`.
 struct ExecOptions {
   std::string defaults;        // --defaults: JSON object text, "" for none
-  std::string job_spec_path;   // --job-spec: a JSON file with "config" (and "args"), e.g.
-                               // bundle.json; "" for none
+  std::string job_spec_path;   // --job-spec: a JSON file with "config" (and "args", and
+                               // "git": {remote, commit}), e.g. bundle.json; "" for none
   std::vector<std::string> set;  // -c key=value, in order
   std::string job;             // --job ENTITY/PROJECT/NAME[:ALIAS]; else WANDB_ARTIFACTS
   std::string run_id;          // --run-id; else WANDB_RUN_ID; else a new one
@@ -81,6 +108,7 @@ struct ExecPlan {
   std::vector<std::string> argv;   // rendered
   std::string run_id, entity, project, job;
   std::string workdir;             // the program's working directory, "" for ours
+  std::string git_remote, git_commit;  // the job spec's "git", for the run's metadata
   /// Where the program appends metrics (WANDB_JOB_METRICS_FILE); "" for a file in a private
   /// temporary directory. Given, it is created (mode 0666) or emptied before the program
   /// starts, e.g. to bind-mount it into a container.

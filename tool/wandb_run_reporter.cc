@@ -1,8 +1,17 @@
 #include "wandb_run_reporter.h"
 
+#include <fcntl.h>
+#include <pwd.h>
+#include <stdlib.h>
 #include <sys/time.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <strings.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <ctime>
@@ -16,6 +25,7 @@
 #include "json_access.h"
 #include "job_views.h"
 #include "log.h"
+#include "publish.h"
 #include "wandb_client.h"
 #include "wandb_credentials.h"
 
@@ -27,9 +37,10 @@ using ordered_json = nlohmann::ordered_json;
 // --- GraphQL documents (checked against the schema by tests/fake_wandb/check_documents.py) ----
 
 constexpr char kUpsertRun[] = R"(mutation UpsertRun($name: String, $project: String,
-    $entity: String, $config: JSONString) {
+    $entity: String, $config: JSONString, $host: String, $program: String, $commit: String,
+    $repo: String) {
   upsertBucket(input: {name: $name, modelName: $project, entityName: $entity,
-      config: $config}) {
+      config: $config, host: $host, jobProgram: $program, commit: $commit, jobRepo: $repo}) {
     bucket { id name historyLineCount logLineCount summaryMetrics }
     inserted
   }
@@ -50,7 +61,99 @@ constexpr char kUseArtifact[] = R"(mutation UseJobArtifact($input: UseArtifactIn
   }
 })";
 
+constexpr char kCreateRunFiles[] = R"(mutation CreateRunFiles($entity: String!,
+    $project: String!, $run: String!, $files: [String!]!) {
+  createRunFiles(input: {entityName: $entity, projectName: $project, runName: $run,
+      files: $files}) {
+    runID
+    uploadHeaders
+    files { name uploadUrl }
+  }
+})";
+
 constexpr size_t kMaxRequestBytes = 1 << 20;  // one file_stream request, roughly
+
+bool WriteAllFd(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  if (gethostname(buf, sizeof(buf) - 1) != 0) {
+    return "";
+  }
+  return buf;
+}
+
+/// "2006-01-02T15:04:05.000000", Python's datetime.isoformat() of a UTC time (the SDK's
+/// startedAt).
+std::string IsoFormatUtc(double seconds) {
+  time_t whole = static_cast<time_t>(seconds);
+  int micros = static_cast<int>((seconds - static_cast<double>(whole)) * 1e6);
+  struct tm tm_utc;
+  gmtime_r(&whole, &tm_utc);
+  char buf[40];
+  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm_utc);
+  snprintf(buf + n, sizeof(buf) - n, ".%06d", std::clamp(micros, 0, 999999));
+  return buf;
+}
+
+/// A key as YAML reads it back as the same string: plain when safe, else double-quoted.
+std::string YamlKey(const std::string& key) {
+  static const char* const kReserved[] = {"y", "n", "yes", "no", "on", "off", "true", "false",
+                                          "null", "~"};
+  bool plain = !key.empty() && (isalpha(static_cast<unsigned char>(key[0])) || key[0] == '_');
+  for (char c : key) {
+    plain = plain && (isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+  }
+  for (const char* word : kReserved) {
+    plain = plain && strcasecmp(key.c_str(), word) != 0;
+  }
+  return plain ? key : ordered_json(key).dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+}
+
+/// A scalar in YAML: JSON's text, which YAML reads as the same value, except that PyYAML reads
+/// an exponent without a fraction ("1e-05") as a string.
+std::string YamlScalar(const ordered_json& v) {
+  std::string text = v.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
+  if (v.is_number_float()) {
+    size_t e = text.find_first_of("eE");
+    if (e != std::string::npos && text.find('.') == std::string::npos) {
+      text.insert(e, ".0");
+    }
+  }
+  return text;
+}
+
+/// `v` after a "key:" or "-" already written, as block YAML indented by `indent`.
+void AppendYaml(const ordered_json& v, int indent, std::string* out) {
+  const std::string pad(static_cast<size_t>(indent), ' ');
+  if (v.is_object() && !v.empty()) {
+    *out += "\n";
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      *out += pad + YamlKey(it.key()) + ":";
+      AppendYaml(*it, indent + 2, out);
+    }
+  } else if (v.is_array() && !v.empty()) {
+    *out += "\n";
+    for (const ordered_json& item : v) {
+      *out += pad + "-";
+      AppendYaml(item, indent + 2, out);
+    }
+  } else {
+    *out += " " + (v.is_object() ? std::string("{}") : v.is_array() ? "[]" : YamlScalar(v)) + "\n";
+  }
+}
 
 double ClockNow() {
   struct timeval tv;
@@ -77,6 +180,7 @@ struct Batch {
   int output_offset = 0, history_offset = 0;
   bool complete = false;
   int exit_code = 0;
+  std::string final_summary;  // with `complete`: the whole summary, for wandb-summary.json
 
   bool Empty() const { return output.empty() && history.empty() && summary.empty() && !complete; }
 };
@@ -90,16 +194,31 @@ class WandbRunReporter : public RunReporter {
     }
   }
 
-  ~WandbRunReporter() override { Stop(); }
+  ~WandbRunReporter() override {
+    Stop();
+    if (spool_fd_ >= 0) {
+      close(spool_fd_);
+    }
+    if (!spool_path_.empty()) {
+      unlink(spool_path_.c_str());
+    }
+  }
 
   bool Start(const RunStart& start, std::string* err) override {
     started_at_ = options_.now();
     run_id_ = start.run_id;
+    metadata_ = RunMetadataJson(start, started_at_);
     std::string why;
-    if (!Create(start, &why)) {
+    if (!RunConfigYaml(start.config.empty() ? "{}" : start.config, &config_yaml_, &why) ||
+        !Create(start, &why)) {
       Disable("creating run " + start.run_id + " on W&B: " + why);
       return true;
     }
+    OpenSpool();
+    Info("View run %s at %s", run_id_.c_str(),
+         RunUrl(WandbAppUrl(client_->options().base_url, GetEnv("WANDB_APP_URL")), entity_,
+                project_, run_id_)
+             .c_str());
     sender_ = std::thread([this] { SendLoop(); });
     return true;
   }
@@ -109,14 +228,22 @@ class WandbRunReporter : public RunReporter {
     if (disabled_) {
       return true;
     }
+    if (spool_fd_ >= 0 && !WriteAllFd(spool_fd_, data)) {
+      // output.log is then not uploaded; the stream still carries the lines.
+      close(spool_fd_);
+      spool_fd_ = -1;
+      unlink(spool_path_.c_str());
+      spool_path_.clear();
+    }
     std::string& partial = stream == OutputStream::kStderr ? partial_err_ : partial_out_;
     partial.append(data);
-    size_t newline;
-    while ((newline = partial.find('\n')) != std::string::npos) {
-      std::string line = partial.substr(0, newline);
-      partial.erase(0, newline + 1);
-      AddLineLocked(stream, line);
+    // Lines are taken in place; only the unfinished last line moves to the front, once.
+    size_t start = 0, newline;
+    while ((newline = partial.find('\n', start)) != std::string::npos) {
+      AddLineLocked(stream, std::string_view(partial).substr(start, newline - start));
+      start = newline + 1;
     }
+    partial.erase(0, start);
     if (pending_bytes_ >= options_.flush_bytes) {
       cv_.notify_one();
     }
@@ -143,6 +270,8 @@ class WandbRunReporter : public RunReporter {
     for (auto it = row.begin(); it != row.end(); ++it) {
       if (it.key().rfind('_', 0) != 0) {
         last_history_[it.key()] = *it;  // W&B's default summary: the last value of each key
+      } else if (it.key() == "_step" || it.key() == "_runtime" || it.key() == "_timestamp") {
+        last_row_meta_[it.key()] = *it;
       }
     }
     std::string line = row.dump();
@@ -206,6 +335,17 @@ class WandbRunReporter : public RunReporter {
     }
     ordered_json vars = {
         {"name", start.run_id}, {"project", project_}, {"entity", entity_}, {"config", config}};
+    // What the SDK's upsert_run sends beside: where the run ran and what it ran.
+    vars["host"] = HostName();
+    if (!start.argv.empty()) {
+      vars["program"] = start.argv[0];
+    }
+    if (!start.git_commit.empty()) {
+      vars["commit"] = start.git_commit;
+    }
+    if (!start.git_remote.empty()) {
+      vars["repo"] = start.git_remote;
+    }
     if (!client_->Graphql("UpsertRun", kUpsertRun, vars.dump(), &data, err,
                           RequestKind::kUpsertBucket)) {
       return false;
@@ -285,9 +425,10 @@ class WandbRunReporter : public RunReporter {
                             &data, err);
   }
 
-  void AddLineLocked(OutputStream stream, const std::string& line) {
+  void AddLineLocked(OutputStream stream, std::string_view line) {
     std::string text = (stream == OutputStream::kStderr ? "ERROR " : "") +
-                       Rfc3339Micro(options_.now()) + " " + line;
+                       Rfc3339Micro(options_.now()) + " ";
+    text.append(line);
     pending_bytes_ += text.size();
     pending_output_.push_back(std::move(text));
   }
@@ -325,24 +466,37 @@ class WandbRunReporter : public RunReporter {
     output_sent_ += static_cast<int>(batch.output.size());
     history_sent_ += static_cast<int>(batch.history.size());
     if (summary_dirty_) {
-      // The resumed run's summary, then the last history values, then explicit summary values.
-      ordered_json summary = previous_summary_;
-      for (const ordered_json* layer : {&last_history_, &summary_}) {
-        for (auto it = layer->begin(); it != layer->end(); ++it) {
-          summary[it.key()] = *it;
-        }
-      }
-      batch.summary = summary.dump();
+      batch.summary = MergedSummaryLocked().dump();
       summary_dirty_ = false;
     }
     if (complete_ && pending_output_.empty() && pending_history_.empty()) {
       batch.complete = true;
       batch.exit_code = exit_code_;
+      // wandb-summary.json as the SDK writes it at the end: with the last row's _step,
+      // _runtime and _timestamp, and _wandb.runtime in whole seconds.
+      ordered_json summary = last_row_meta_;
+      ordered_json merged = MergedSummaryLocked();
+      for (auto it = merged.begin(); it != merged.end(); ++it) {
+        summary[it.key()] = *it;
+      }
+      summary["_wandb"] = {{"runtime", static_cast<int64_t>(options_.now() - started_at_)}};
+      batch.final_summary = summary.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
     }
     return batch;
   }
 
-  bool Send(const Batch& batch, std::string* err) {
+  /// The resumed run's summary, then the last history values, then explicit summary values.
+  ordered_json MergedSummaryLocked() const {
+    ordered_json summary = previous_summary_;
+    for (const ordered_json* layer : {&last_history_, &summary_}) {
+      for (auto it = layer->begin(); it != layer->end(); ++it) {
+        summary[it.key()] = *it;
+      }
+    }
+    return summary;
+  }
+
+  bool Send(const Batch& batch, const std::vector<std::string>& uploaded, std::string* err) {
     ordered_json files = ordered_json::object();
     if (!batch.history.empty()) {
       files["wandb-history.jsonl"] = {{"offset", batch.history_offset}, {"content", batch.history}};
@@ -357,6 +511,9 @@ class WandbRunReporter : public RunReporter {
     ordered_json body = ordered_json::object();
     if (!files.empty()) {
       body["files"] = files;
+    }
+    if (!uploaded.empty()) {
+      body["uploaded"] = uploaded;
     }
     if (batch.complete) {
       body["complete"] = true;
@@ -374,6 +531,9 @@ class WandbRunReporter : public RunReporter {
   }
 
   void SendLoop() {
+    // The files the SDK saves when a run starts; their names go with the next request.
+    std::vector<std::string> uploaded = UploadFiles(
+        {{"wandb-metadata.json", metadata_, ""}, {"config.yaml", config_yaml_, ""}});
     const auto interval = std::chrono::duration<double>(options_.flush_seconds);
     std::unique_lock<std::mutex> lock(mu_);
     for (;;) {
@@ -381,10 +541,17 @@ class WandbRunReporter : public RunReporter {
                    [this] { return stop_ || complete_ || pending_bytes_ >= options_.flush_bytes; });
       bool finishing = stop_ || complete_;
       Batch batch = TakeLocked();
-      if (!disabled_ && !batch.Empty()) {
+      if (!disabled_ && (!batch.Empty() || !uploaded.empty())) {
         lock.unlock();
+        if (batch.complete) {
+          // The files the SDK saves when a run ends, before the request that completes it.
+          std::vector<std::string> more = UploadFiles(
+              {{"wandb-summary.json", batch.final_summary, ""}, {"output.log", "", spool_path_}});
+          uploaded.insert(uploaded.end(), more.begin(), more.end());
+        }
         std::string err;
-        bool ok = Send(batch, &err);
+        bool ok = Send(batch, uploaded, &err);
+        uploaded.clear();
         if (!ok) {
           Disable("streaming run " + run_id_ + " to W&B: " + err);
         }
@@ -394,6 +561,101 @@ class WandbRunReporter : public RunReporter {
                         (!complete_ && pending_output_.empty() && pending_history_.empty()))) {
         return;
       }
+    }
+  }
+
+  /// A run file: its name and content, in memory or in a file.
+  struct RunFile {
+    std::string name, content, path;
+  };
+
+  /// createRunFiles, then a PUT of each file to its URL. A failure is a warning, once: the run
+  /// itself goes on streaming. Returns the names uploaded.
+  std::vector<std::string> UploadFiles(const std::vector<RunFile>& files) {
+    std::vector<std::string> names;
+    for (const RunFile& f : files) {
+      bool spool_lost = f.name == "output.log" && f.path.empty();
+      if (!spool_lost) {
+        names.push_back(f.name);
+      }
+    }
+    std::string err;
+    if (names.empty() || UploadFilesOrFail(files, names, &err)) {
+      return names;
+    }
+    if (!upload_warned_) {
+      Warning("uploading the files of run %s to W&B: %s", run_id_.c_str(), err.c_str());
+      upload_warned_ = true;
+    }
+    return {};
+  }
+
+  bool UploadFilesOrFail(const std::vector<RunFile>& files, const std::vector<std::string>& names,
+                         std::string* err) {
+    ordered_json vars = {
+        {"entity", entity_}, {"project", project_}, {"run", run_id_}, {"files", names}};
+    std::string data;
+    if (!client_->Graphql("CreateRunFiles", kCreateRunFiles, vars.dump(), &data, err)) {
+      return false;
+    }
+    ordered_json j = ordered_json::parse(data, nullptr, false);
+    ordered_json::json_pointer payload("/createRunFiles");
+    if (!j.is_object() || !j.contains(payload) || !j[payload].is_object() ||
+        !j[payload].contains("files") || !j[payload]["files"].is_array()) {
+      *err = "W&B's reply to createRunFiles is damaged";
+      return false;
+    }
+    HttpHeaders headers;
+    if (j[payload].contains("uploadHeaders") && j[payload]["uploadHeaders"].is_array()) {
+      for (const ordered_json& h : j[payload]["uploadHeaders"]) {
+        std::string line = h.is_string() ? h.get<std::string>() : "";
+        size_t colon = line.find(':');
+        if (colon != std::string::npos) {
+          size_t value = line.find_first_not_of(' ', colon + 1);
+          headers.emplace_back(line.substr(0, colon),
+                               value == std::string::npos ? "" : line.substr(value));
+        }
+      }
+    }
+    for (const RunFile& f : files) {
+      std::string url;
+      for (const ordered_json& node : j[payload]["files"]) {
+        if (node.is_object() && node.value("name", "") == f.name &&
+            node.contains("uploadUrl") && node["uploadUrl"].is_string()) {
+          url = node["uploadUrl"].get<std::string>();
+        }
+      }
+      if (url.empty()) {
+        continue;  // not asked for, or the server needs no upload
+      }
+      HttpRequest request;
+      request.method = "PUT";
+      request.url = url;
+      request.headers = headers;
+      if (f.path.empty()) {
+        request.body = f.content;
+      } else {
+        request.body_file = f.path;
+      }
+      HttpResponse response;
+      if (!client_->Send(nullptr, request, RequestKind::kUpload, "uploading " + f.name,
+                         &response, err)) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  /// A private file that keeps the program's output for output.log; none when it cannot be
+  /// made (the lines still stream).
+  void OpenSpool() {
+    std::string tmp = GetEnv("TMPDIR");
+    std::string path = (tmp.empty() ? std::string("/tmp") : tmp) + "/wandb-job-output.XXXXXX";
+    int fd = mkstemp(path.data());
+    if (fd >= 0) {
+      fcntl(fd, F_SETFD, FD_CLOEXEC);
+      spool_fd_ = fd;
+      spool_path_ = path;
     }
   }
 
@@ -412,6 +674,10 @@ class WandbRunReporter : public RunReporter {
   WandbRunReporterOptions options_;
   std::string entity_, project_, run_id_;
   double started_at_ = 0;
+  std::string metadata_, config_yaml_;  // wandb-metadata.json and config.yaml
+  int spool_fd_ = -1;                   // the program's output, for output.log
+  std::string spool_path_;
+  bool upload_warned_ = false;          // sender thread only
   std::thread sender_;
 
   std::mutex mu_;  // guards everything below
@@ -426,6 +692,7 @@ class WandbRunReporter : public RunReporter {
   ordered_json previous_summary_ = ordered_json::object();
   ordered_json summary_ = ordered_json::object();
   ordered_json last_history_ = ordered_json::object();
+  ordered_json last_row_meta_ = ordered_json::object();  // the last row's _step, _runtime, ...
 };
 
 }  // namespace
@@ -442,6 +709,70 @@ bool WandbRunConfig(const std::string& config_json, std::string* out, std::strin
   }
   *out = wrapped.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
   return true;
+}
+
+std::string RunMetadataJson(const RunStart& start, double started_at) {
+  ordered_json m = ordered_json::object();
+  struct utsname u;
+  if (uname(&u) == 0) {
+    m["os"] = std::string(u.sysname) + "-" + u.release + "-" + u.machine;
+  }
+  m["heartbeatAt"] = IsoFormatUtc(started_at);
+  m["startedAt"] = IsoFormatUtc(started_at);
+  std::string docker = GetEnv("WANDB_DOCKER");
+  m["docker"] = docker.empty() ? ordered_json(nullptr) : ordered_json(docker);
+  m["args"] = start.argv.empty()
+                  ? ordered_json::array()
+                  : ordered_json(std::vector<std::string>(start.argv.begin() + 1, start.argv.end()));
+  m["state"] = "running";
+  if (!start.argv.empty()) {
+    m["program"] = start.argv[0];
+  }
+  if (!start.git_remote.empty() || !start.git_commit.empty()) {
+    m["git"] = {{"remote", start.git_remote}, {"commit", start.git_commit}};
+  }
+  std::string root = start.workdir;
+  if (root.empty()) {
+    char cwd[4096];
+    root = getcwd(cwd, sizeof(cwd)) != nullptr ? cwd : "";
+  }
+  m["root"] = root;
+  m["host"] = HostName();
+  std::string user = GetEnv("USER");
+  if (struct passwd* pw = getpwuid(getuid()); pw != nullptr && pw->pw_name != nullptr) {
+    user = pw->pw_name;
+  }
+  m["username"] = user;
+  if (!start.argv.empty()) {
+    m["executable"] = start.argv[0];
+  }
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus > 0) {
+    m["cpu_count"] = cpus;
+    m["cpu_count_logical"] = cpus;
+  }
+  return m.dump(4, ' ', false, ordered_json::error_handler_t::replace) + "\n";
+}
+
+bool RunConfigYaml(const std::string& config_json, std::string* out, std::string* err) {
+  ordered_json config = ordered_json::parse(config_json, nullptr, false);
+  if (!config.is_object()) {
+    *err = "the run config is not a JSON object";
+    return false;
+  }
+  std::string yaml = "wandb_version: 1\n";
+  for (auto it = config.begin(); it != config.end(); ++it) {
+    yaml += "\n" + YamlKey(it.key()) + ":\n  desc: null\n  value:";
+    AppendYaml(*it, 4, &yaml);
+  }
+  *out = std::move(yaml);
+  return true;
+}
+
+std::string RunUrl(const std::string& app_url, const std::string& entity,
+                   const std::string& project, const std::string& run_id) {
+  return app_url + "/" + UrlEncode(entity) + "/" + UrlEncode(project) + "/runs/" +
+         UrlEncode(run_id);
 }
 
 std::unique_ptr<RunReporter> MakeWandbRunReporter(std::unique_ptr<WandbClient> client,

@@ -32,6 +32,18 @@ std::unique_ptr<RunReporter> MakeWandbRunReporter(std::unique_ptr<WandbClient> c
 /// False only for malformed settings (a bad WANDB_BASE_URL, key or WANDB_MODE).
 bool OpenWandbRunReporter(std::unique_ptr<RunReporter>* out, std::string* err);
 
+/// wandb-metadata.json as W&B's SDK writes it for a run (os, startedAt, args, program, git,
+/// root, host, username, cpu counts), for a program that is not Python.
+std::string RunMetadataJson(const RunStart& start, double started_at);
+
+/// config.yaml as W&B's SDK writes it: "wandb_version: 1", then `key: {desc: null, value: v}`
+/// for each top-level key, in block YAML.
+bool RunConfigYaml(const std::string& config_json, std::string* out, std::string* err);
+
+/// The run's page in W&B's app.
+std::string RunUrl(const std::string& app_url, const std::string& entity,
+                   const std::string& project, const std::string& run_id);
+
 /// The run config as W&B stores it: {"key": {"value": v}, ...} for each top-level key.
 bool WandbRunConfig(const std::string& config_json, std::string* out, std::string* err);
 

@@ -3,10 +3,13 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "file_util.h"
+#include "log.h"
 #include "test_util.h"
 #include "wandb_client.h"
 
@@ -33,7 +36,24 @@ struct Server {
   bool resumed = false;  // upsertBucket finds the run with 5 history rows and 2 output lines
   std::optional<json> inserted;  // upsertBucket's "inserted" when set; else !resumed
 
+  std::map<std::string, std::string> uploads;  // run files PUT, by URL
+  std::vector<json> upload_headers;
+
   bool Answer(const HttpRequest& request, HttpResponse* response) {
+    if (request.method == "PUT") {
+      if (fail == "PUT") {
+        *response = Reply(403, "denied");
+        return true;
+      }
+      std::string body = request.body, err;
+      if (!request.body_file.empty()) {
+        EXPECT_TRUE(ReadFile(request.body_file, &body, &err)) << err;
+      }
+      uploads[request.url] = body;
+      upload_headers.push_back(request.headers);
+      *response = Reply(200, "");
+      return true;
+    }
     if (request.url.find("/file_stream") != std::string::npos) {
       *response = fail == "file_stream" ? Reply(400, "{\"error\":\"bad\"}") : Reply(200, "{}");
       return true;
@@ -62,6 +82,16 @@ struct Server {
                  job_exists ? json({{"artifact", {{"id", "QXJ0aWZhY3Q6Nw=="}}}}) : json()}}}};
     } else if (op == "UseJobArtifact") {
       data = {{"useArtifact", {{"artifact", {{"id", "QXJ0aWZhY3Q6Nw=="}}}}}};
+    } else if (op == "CreateRunFiles") {
+      json files = json::array();
+      for (const json& name : body["variables"]["files"]) {
+        files.push_back({{"name", name}, {"uploadUrl", "http://storage.test/" +
+                                                           name.get<std::string>()}});
+      }
+      data = {{"createRunFiles",
+               {{"runID", "UnVuOjE="},
+                {"uploadHeaders", {"Content-Type:application/octet-stream"}},
+                {"files", files}}}};
     } else {
       *response = Reply(400, "{\"errors\":[{\"message\":\"unexpected\"}]}");
       return true;
@@ -428,6 +458,132 @@ TEST(WandbRunReporterTest, MalformedMetricsAreErrors) {
   EXPECT_FALSE(h.reporter->Summary("3", &err));
   EXPECT_EQ(err, "summary values are not a JSON object");
   EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+}
+
+TEST(WandbRunReporterTest, ConfigYamlIsTheSdksFormat) {
+  std::string out, err;
+  ASSERT_TRUE(RunConfigYaml(
+      R"({"lr":1e-05,"name":"a: b","model":{"layers":[64,128],"on":true,"opt":{}},"tags":[],)"
+      R"("none":null,"rows":[{"a":1}]})",
+      &out, &err))
+      << err;
+  EXPECT_EQ(out,
+            "wandb_version: 1\n"
+            "\nlr:\n  desc: null\n  value: 1.0e-05\n"
+            "\nname:\n  desc: null\n  value: \"a: b\"\n"
+            "\nmodel:\n  desc: null\n  value:\n    layers:\n      - 64\n      - 128\n"
+            "    \"on\": true\n    opt: {}\n"
+            "\ntags:\n  desc: null\n  value: []\n"
+            "\nnone:\n  desc: null\n  value: null\n"
+            "\nrows:\n  desc: null\n  value:\n    -\n      a: 1\n");
+  ASSERT_TRUE(RunConfigYaml("{}", &out, &err));
+  EXPECT_EQ(out, "wandb_version: 1\n");
+  EXPECT_FALSE(RunConfigYaml("[]", &out, &err));
+  EXPECT_EQ(err, "the run config is not a JSON object");
+}
+
+TEST(WandbRunReporterTest, MetadataNamesProgramArgsGitAndHost) {
+  RunStart start;
+  start.argv = {"/usr/local/bin/train", "--lr", "0.5"};
+  start.git_remote = "https://github.com/acme/train.git";
+  start.git_commit = std::string(40, 'a');
+  start.workdir = "/srv/job";
+  json m = json::parse(RunMetadataJson(start, 1700000000.25));
+  EXPECT_EQ(m["program"], "/usr/local/bin/train");
+  EXPECT_EQ(m["args"], json::parse(R"(["--lr","0.5"])"));
+  EXPECT_EQ(m["git"], json::parse(R"({"remote":"https://github.com/acme/train.git","commit":")" +
+                                  std::string(40, 'a') + "\"}"));
+  EXPECT_EQ(m["startedAt"], "2023-11-14T22:13:20.250000");
+  EXPECT_EQ(m["root"], "/srv/job");
+  EXPECT_EQ(m["state"], "running");
+  EXPECT_FALSE(m["host"].get<std::string>().empty());
+  EXPECT_FALSE(m["os"].get<std::string>().empty());
+  start.git_remote.clear();
+  start.git_commit.clear();
+  EXPECT_FALSE(json::parse(RunMetadataJson(start, 0)).contains("git"));
+}
+
+TEST(WandbRunReporterTest, UploadsTheRunFilesTheSdkUploads) {
+  Harness h;
+  RunStart start = h.Start();
+  start.argv = {"/bin/train", "--lr", "0.5"};
+  start.git_commit = std::string(40, 'c');
+  start.git_remote = "https://github.com/acme/train.git";
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(start, &err)) << err;
+  auto upserts = h.Graphql("UpsertRun");
+  ASSERT_EQ(upserts.size(), 1u);
+  EXPECT_EQ(upserts[0]["program"], "/bin/train");
+  EXPECT_EQ(upserts[0]["commit"], std::string(40, 'c'));
+  EXPECT_EQ(upserts[0]["repo"], "https://github.com/acme/train.git");
+  EXPECT_FALSE(upserts[0]["host"].get<std::string>().empty());
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "epoch 1\n", &err));
+  EXPECT_TRUE(h.reporter->Output(OutputStream::kStderr, "oops\n", &err));
+  EXPECT_TRUE(h.reporter->History(R"({"loss":0.5,"_step":4})", &err));
+  RunOutcome outcome;
+  outcome.exit_code = 2;
+  EXPECT_TRUE(h.reporter->Finish(outcome, &err));
+
+  auto creates = h.Graphql("CreateRunFiles");
+  ASSERT_EQ(creates.size(), 2u);
+  EXPECT_EQ(creates[0], json::parse(R"({"entity":"acme","project":"vision","run":"ab12cd34",
+      "files":["wandb-metadata.json","config.yaml"]})"));
+  EXPECT_EQ(creates[1]["files"], json::parse(R"(["wandb-summary.json","output.log"])"));
+  const auto& up = h.server.uploads;
+  ASSERT_EQ(up.size(), 4u);
+  EXPECT_EQ(json::parse(up.at("http://storage.test/wandb-metadata.json"))["program"],
+            "/bin/train");
+  EXPECT_EQ(up.at("http://storage.test/config.yaml"),
+            "wandb_version: 1\n\nlr:\n  desc: null\n  value: 0.5\n"
+            "\nmodel:\n  desc: null\n  value:\n    layers: 2\n");
+  json summary = json::parse(up.at("http://storage.test/wandb-summary.json"));
+  EXPECT_EQ(summary["loss"], 0.5);
+  EXPECT_EQ(summary["_step"], 4);
+  EXPECT_EQ(summary["_timestamp"], 1700000000.25);
+  EXPECT_EQ(summary["_runtime"], 0.0);
+  EXPECT_EQ(summary["_wandb"], json::parse(R"({"runtime":0})"));
+  EXPECT_EQ(up.at("http://storage.test/output.log"), "epoch 1\noops\n");
+  for (const json& headers : h.server.upload_headers) {
+    EXPECT_EQ(headers, json::parse(R"([["Content-Type","application/octet-stream"]])"));
+  }
+  auto streams = h.Streams();
+  ASSERT_FALSE(streams.empty());
+  std::vector<std::string> uploaded;
+  for (const json& body : streams) {
+    for (const json& name : body.value("uploaded", json::array())) {
+      uploaded.push_back(name);
+    }
+  }
+  EXPECT_EQ(uploaded, (std::vector<std::string>{"wandb-metadata.json", "config.yaml",
+                                                "wandb-summary.json", "output.log"}));
+  EXPECT_EQ(streams.back()["exitcode"], 2);
+  EXPECT_TRUE(streams.back()["uploaded"].size() >= 2u);
+}
+
+TEST(WandbRunReporterTest, FailedUploadsAreAWarningAndTheRunCompletes) {
+  for (const char* fail : {"CreateRunFiles", "PUT"}) {
+    Harness h;
+    h.server.fail = fail;
+    size_t warnings = WarningsIssued().size();
+    std::string err;
+    ASSERT_TRUE(h.reporter->Start(h.Start(""), &err)) << err;
+    EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "hi\n", &err));
+    EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+    EXPECT_EQ(h.Lines("output.log").size(), 1u) << fail;
+    EXPECT_EQ(h.Streams().back()["complete"], true) << fail;
+    EXPECT_FALSE(h.Streams().back().contains("uploaded")) << fail;
+    ASSERT_EQ(WarningsIssued().size(), warnings + 1) << fail;
+    EXPECT_NE(WarningsIssued().back().find("uploading the files of run ab12cd34 to W&B"),
+              std::string::npos)
+        << WarningsIssued().back();
+  }
+}
+
+TEST(WandbRunReporterTest, RunUrlIsTheAppsRunPage) {
+  EXPECT_EQ(RunUrl("https://wandb.ai", "acme", "vision", "ab12cd34"),
+            "https://wandb.ai/acme/vision/runs/ab12cd34");
+  EXPECT_EQ(RunUrl("http://127.0.0.1:8080", "a b", "p", "r"),
+            "http://127.0.0.1:8080/a%20b/p/runs/r");
 }
 
 TEST(WandbRunReporterTest, OpenChoosesByModeAndKey) {

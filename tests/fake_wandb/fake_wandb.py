@@ -3,8 +3,10 @@
 versions resumed by digest, null uploadUrl for stored blobs, commit checks) and faults on request
 (HTTP status with Retry-After, connection reset, slow answers). Runs the shim reports are kept too:
 upsertBucket (created or resumed by run ID, with its config), useArtifact of a job resolved
-through project.artifactCollectionMembership, and file_stream requests (checked for the SDK's
-body shape); run() folds them into what a test asserts on.
+through project.artifactCollectionMembership, file_stream requests (checked for the SDK's
+body shape), run files uploaded through createRunFiles, and the run's state as
+project.run(name) { state } gives it to the launch agent; run() folds them into what a test
+asserts on.
 
 Python 3 standard library plus graphql-core (Debian: python3-graphql-core) to parse documents.
 When a schema file is given (WANDB_GRAPHQL_SCHEMA or schema_path), every document is validated
@@ -204,7 +206,7 @@ class FakeWandb:
             run = self.find_run(entity, project, name)
             if run is None:
                 return None
-            out = dict(run, files={}, complete=False, exitcode=None, requests=0)
+            out = dict(run, files={}, complete=False, exitcode=None, requests=0, uploaded=[])
             for (e, p, r, body) in self.file_streams:
                 if (e, p, r) != (entity, project, name):
                     continue
@@ -218,9 +220,11 @@ class FakeWandb:
                     del lines[offset:]
                     lines.extend([""] * (offset - len(lines)))
                     lines.extend(chunk["content"])
+                out["uploaded"].extend(body.get("uploaded") or [])
                 if body.get("complete"):
                     out["complete"] = True
                     out["exitcode"] = body.get("exitcode")
+            out["run_files"] = dict(run.get("run_files") or {})
             out["used"] = [u for u in self.used if (u["entity"], u["project"], u["run"]) ==
                            (entity, project, name)]
             return out
@@ -327,11 +331,14 @@ class FakeWandb:
             run = {"id": self.next_id("Run"), "name": input["name"],
                    "project": input["modelName"], "entity": input["entityName"],
                    "jobType": input.get("jobType"), "deleted": False, "config": None,
-                   "upserts": 0}
+                   "upserts": 0, "run_files": {}}
             self.runs[run["id"]] = run
         run["upserts"] += 1
         if config is not None:
             run["config"] = config
+        for key in ("host", "jobProgram", "commit", "jobRepo"):
+            if input.get(key) is not None:
+                run[key] = input[key]
         files = self.run(run["entity"], run["project"], run["name"])["files"]
         summary = files.get("wandb-summary.json")
         return {"bucket": {"id": run["id"], "name": run["name"], "displayName": run["name"],
@@ -355,6 +362,38 @@ class FakeWandb:
                           "run": run["name"], "artifact": a["id"],
                           "name": "%s:v%d" % (a["collection"], a["versionIndex"])})
         return {"artifact": self.artifact_obj(a)}
+
+    def r_createRunFiles(self, input):
+        run = self.find_run(input["entityName"], input["projectName"], input["runName"])
+        if run is None:
+            raise FakeError("createRunFiles: no run %s in %s/%s" % (
+                input["runName"], input["entityName"], input["projectName"]))
+        files = []
+        for name in input["files"]:
+            token = self.next_id("Upload")
+            self.tokens[token] = {"kind": "run-file", "md5": None, "artifact": None,
+                                  "name": name, "run": run["id"]}
+            files.append({"id": self.next_id("File"), "name": name, "displayName": name,
+                          "uploadUrl": self.storage_url("upload", token), "uploadHeaders": [],
+                          "directUrl": "", "sizeBytes": 0})
+        return {"runID": run["id"], "uploadHeaders": ["Content-Type:application/octet-stream"],
+                "files": files}
+
+    def run_state(self, run):
+        """What W&B reports as the run's state: running until file_stream completes it."""
+        for (e, p, r, body) in self.file_streams:
+            if (e, p, r) == (run["entity"], run["project"], run["name"]) and body.get("complete"):
+                return "finished" if body.get("exitcode") == 0 else "failed"
+        return "running"
+
+    def run_obj(self, e, p, name):
+        run = self.find_run(e, p, name)
+        if run is None:
+            return None
+        return {"id": run["id"], "name": run["name"], "displayName": run["name"],
+                "state": self.run_state(run), "config": json.dumps(run["config"] or {}),
+                "host": run.get("host"), "commit": run.get("commit"),
+                "jobType": run.get("jobType"), "tags": []}
 
     def r_deleteRun(self, input):
         run = self.runs.get(input["id"])
@@ -525,7 +564,8 @@ class FakeWandb:
         return {"id": node_id("Project", 1), "name": p, "entityName": e,
                 "artifactType": lambda name: self.type_obj(e, p, name),
                 "artifact": lambda name: self.artifact_by_name(e, p, name),
-                "artifactCollectionMembership": lambda name: self.membership(e, p, name)}
+                "artifactCollectionMembership": lambda name: self.membership(e, p, name),
+                "run": lambda name: self.run_obj(e, p, name)}
 
     def artifact_by_name(self, e, p, ref):
         """A committed version by "<collection>:<alias or vN>" (no alias: latest)."""
@@ -807,6 +847,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
                               content_type="text/plain")
         if self.headers.get("Transfer-Encoding"):
             return self.reply(411, b"Content-Length required", content_type="text/plain")
+        if t["kind"] == "run-file":
+            data = self.read_body()
+            with fake.lock:
+                fake.puts.append({"kind": t["kind"], "name": t["name"], "size": len(data)})
+                fake.runs[t["run"]]["run_files"][t["name"]] = data
+            return self.reply(200, b"", content_type="text/plain")
         data = self.read_body()
         sent_md5 = self.headers.get("Content-MD5")
         if sent_md5 != t["md5"]:

@@ -7,7 +7,13 @@ Cases:
   exec         the run is upserted with WANDB_RUN_ID, its config, the job from WANDB_ARTIFACTS is
                used by it, output, history and summary (from wandb::Run) reach file_stream, and
                the run completes with exit code 0; the key is printed nowhere
+               and the run files W&B's SDK uploads (wandb-metadata.json, config.yaml,
+               wandb-summary.json, output.log) arrive through createRunFiles; the run's URL is
+               printed
   exec_failed  a program exiting 3: the run completes with exit code 3, exec exits 3
+  agent_check  W&B's launch agent's own check that the launched run called init
+               (LaunchAgent._check_run_exists_and_inited of SDK 0.18.7, WANDB_JOB_SDK_DIR) is
+               false before `wandb-job exec` and true after it
   resume       the same run ID launched twice: the second attempt's history and output follow
                the first's on file_stream
   unreachable  a W&B server that does not answer: one warning, the program runs, its code stays
@@ -22,6 +28,7 @@ they are missing. WANDB_GRAPHQL_SCHEMA makes the fake validate every document ag
 
 import json
 import os
+import subprocess
 import sys
 import time
 import traceback
@@ -117,7 +124,12 @@ def exec_online(ctx, exit_code):
         job = fake.seed_artifact("acme", "jobs", "job", "job-prog", aliases=["v1.0"])
         fake.seed_artifact("acme", "jobs", "job", "job-prog")  # v1 takes "latest"
         env = online_env(ctx, fake)
-        proc = ctx.run([ctx.tool, "exec", "-c", "lr=0.5", "-c", "exit_code=%d" % exit_code,
+        spec = ctx.path("job-spec.json")
+        h.write_file(spec, json.dumps({"config": {"lr": 0.1, "epochs": 2, "exit_code": 0},
+                                       "git": {"remote": "https://github.com/acme/prog.git",
+                                               "commit": "c0ffee" * 6 + "c0ff"}}))
+        proc = ctx.run([ctx.tool, "exec", "--job-spec", spec, "-c", "lr=0.5",
+                        "-c", "exit_code=%d" % exit_code,
                         "--", prog, "--lr", "{lr}"], env=env, check=False, timeout=120)
         text = proc.stdout + proc.stderr
         h.check_equal(proc.returncode, exit_code, "exit code of exec:\n" + text)
@@ -147,8 +159,53 @@ def exec_online(ctx, exit_code):
         h.check_equal(run["exitcode"], exit_code, "the run's exit code")
         h.check(not os.path.exists(os.path.join(env["WANDB_JOB_STORE"], "entities")),
                 "an online run was also written to the local store")
+        check_run_files(run, prog, exit_code)
+        h.check("View run %s at %s/acme/vision/runs/%s" % (RUN_ID, fake.url, RUN_ID)
+                in proc.stderr, "the run's URL:\n" + proc.stderr)
+        h.check_equal(fake.run_state(run), "finished" if exit_code == 0 else "failed",
+                      "the run's state")
     finally:
         fake.stop()
+
+
+def check_run_files(run, prog, exit_code):
+    """The files W&B's SDK uploads for a run, as it writes them."""
+    files = run["run_files"]
+    h.check_equal(sorted(files), ["config.yaml", "output.log", "wandb-metadata.json",
+                                  "wandb-summary.json"], "run files uploaded")
+    h.check_equal(sorted(run["uploaded"]), sorted(files), "run files named in file_stream")
+    h.check_equal(run.get("jobProgram"), prog, "upsertBucket's program")
+    h.check_equal(run.get("commit"), "c0ffee" * 6 + "c0ff", "upsertBucket's commit")
+    h.check(run.get("host"), "upsertBucket's host")
+    meta = json.loads(files["wandb-metadata.json"])
+    h.check_equal(meta["program"], prog, "metadata program")
+    h.check_equal(meta["args"], ["--lr", "0.5"], "metadata args")
+    h.check_equal(meta["git"], {"remote": "https://github.com/acme/prog.git",
+                                "commit": "c0ffee" * 6 + "c0ff"}, "metadata git")
+    for key in ("os", "host", "startedAt", "root", "username", "cpu_count"):
+        h.check(meta.get(key), "metadata %s: %s" % (key, meta))
+    h.check(meta["startedAt"].startswith(time.strftime("%Y-")), meta["startedAt"])
+    config = files["config.yaml"].decode()
+    h.check(config.startswith("wandb_version: 1\n"), "config.yaml:\n" + config)
+    h.check("\nlr:\n  desc: null\n  value: 0.5\n" in config, "config.yaml:\n" + config)
+    try:
+        import yaml
+    except ImportError:
+        yaml = None
+    if yaml is not None:
+        h.check_equal(yaml.safe_load(config), {
+            "wandb_version": 1, "lr": {"desc": None, "value": 0.5},
+            "epochs": {"desc": None, "value": 3},
+            "exit_code": {"desc": None, "value": exit_code}}, "config.yaml parsed")
+    summary = json.loads(files["wandb-summary.json"])
+    h.check_equal((summary["best"], summary["epoch"], summary["_step"]), (42, 3, 2),
+                  "wandb-summary.json: %s" % summary)
+    for key in ("_runtime", "_timestamp"):
+        h.check(key in summary, "wandb-summary.json %s: %s" % (key, summary))
+    h.check("runtime" in summary.get("_wandb", {}), "wandb-summary.json _wandb: %s" % summary)
+    output = files["output.log"].decode()
+    h.check("lr=0.5 epochs=3\n" in output and "a line on stderr\n" in output,
+            "output.log:\n" + output)
 
 
 def case_exec(ctx):
@@ -178,6 +235,60 @@ def case_resume(ctx):
                       "output of both attempts: %s" % out)
         h.check(run["complete"] and run["exitcode"] == 0, "not completed")
         h.check_equal(run["config"], {"epochs": {"value": 3}}, "the config of the last attempt")
+    finally:
+        fake.stop()
+
+
+AGENT_CHECK = r"""
+import logging, sys
+from wandb.apis.internal import Api
+from wandb.sdk.launch.agent.agent import LaunchAgent
+
+class Agent:  # what the check uses of the agent: its API client and its logger
+    _api = Api()
+    _internal_logger = logging.getLogger("agent")
+
+entity, project, run_id = sys.argv[1:4]
+print(LaunchAgent._check_run_exists_and_inited(Agent(), entity, project, run_id, "rqi-1"))
+"""
+
+
+def agent_check(ctx, fake, entity, project, run_id):
+    """True when W&B's launch agent (SDK 0.18.7) finds that the run called init."""
+    tmp = ctx.fresh_dir("wandb-sdk")
+    env = dict(ctx.env, PYTHONPATH=ctx.sdk_dir, WANDB__REQUIRE_LEGACY_SERVICE="true",
+               WANDB_ERROR_REPORTING="false", WANDB_DIR=tmp, WANDB_CACHE_DIR=tmp,
+               WANDB_CONFIG_DIR=tmp, WANDB_DATA_DIR=tmp, WANDB_BASE_URL=fake.url,
+               WANDB_API_KEY=KEY, WANDB_SILENT="true")
+    env.pop("WANDB_MODE", None)
+    proc = subprocess.run(["/usr/bin/python3", "-c", AGENT_CHECK, entity, project, run_id],
+                          env=env, capture_output=True, text=True, timeout=120)
+    h.check_equal(proc.returncode, 0, "the SDK's check failed to run:\n" + proc.stderr)
+    answer = proc.stdout.strip().splitlines()[-1]
+    h.check(answer in ("True", "False"), "the SDK's check printed:\n" + proc.stdout)
+    return answer == "True"
+
+
+def case_agent_check(ctx):
+    ctx.require_tool()
+    ctx.sdk_dir = os.environ.get("WANDB_JOB_SDK_DIR", "")
+    if not os.path.isfile(os.path.join(ctx.sdk_dir, "wandb", "__init__.py")):
+        raise h.Skip("W&B's SDK 0.18.7 is not at WANDB_JOB_SDK_DIR=%r" % ctx.sdk_dir)
+    if not os.path.exists("/usr/bin/python3"):
+        raise h.Skip("no /usr/bin/python3 for W&B's SDK")
+    prog = compile_program(ctx)
+    fake = start_fake()
+    try:
+        fake.seed_artifact("acme", "jobs", "job", "job-prog")
+        env = online_env(ctx, fake)
+        h.check(not agent_check(ctx, fake, "acme", "vision", RUN_ID),
+                "the agent's check passed before any run")
+        ctx.run([ctx.tool, "exec", "--", prog], env=env, timeout=120)
+        h.check(agent_check(ctx, fake, "acme", "vision", RUN_ID),
+                "the agent's check did not find the launched run")
+        run = fake.run("acme", "vision", RUN_ID)
+        h.check(run["complete"] and run["exitcode"] == 0, "the run did not complete")
+        h.check_equal([u["name"] for u in run["used"]], ["job-prog:v0"], "jobs used by the run")
     finally:
         fake.stop()
 
@@ -254,7 +365,8 @@ def case_image(ctx):
         reg.stop()
 
 
-CASES = {"exec": case_exec, "exec_failed": case_exec_failed, "resume": case_resume,
+CASES = {"exec": case_exec, "exec_failed": case_exec_failed, "agent_check": case_agent_check,
+         "resume": case_resume,
          "unreachable": case_unreachable, "image": case_image}
 
 
