@@ -46,7 +46,10 @@ def main(argv):
         w.write("CMakeLists.txt", TOP)
         w.git("init", "-q", "-b", "main")
         w.commit("examples")
-        w.run(["cmake", "-S", w.src, "-B", w.build, "-G", "Ninja", "-DWANDB_JOB_TOOL=" + tool])
+        # The copy holds the module but not the helper's sources, which artifact jobs carry to
+        # build the run shim in the agent's image: name the real tree.
+        w.run(["cmake", "-S", w.src, "-B", w.build, "-G", "Ninja", "-DWANDB_JOB_TOOL=" + tool,
+               "-DWANDB_JOB_SOURCE_DIR=" + source_dir])
         w.run(["cmake", "--build", w.build, "--target", "job-bundle"])
         bundles = [os.path.join(w.build, "wandb-jobs", t, "bundle") for t in ("train", "evaluate")]
         env = w.wandb_env()
