@@ -602,7 +602,8 @@ bool LoadBundle(const std::string& dir, Bundle* out, std::string* err) {
     return false;
   }
   nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
-  if (!j.is_object() || j.value("format", "") != kBundleFormat) {
+  auto format = j.find("format");  // end() for anything but an object
+  if (format == j.end() || !format->is_string() || *format != kBundleFormat) {
     *err = "bundle " + dir + " is damaged or of another version (bad bundle.json); rebuild it";
     return false;
   }

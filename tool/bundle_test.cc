@@ -512,6 +512,13 @@ TEST_F(BundleTest, LoadRejectsDamage) {
   WriteTestFile(out, "bundle.json", "{\"format\": \"other\"}");
   EXPECT_FALSE(LoadBundle(out, &b, &err));
   EXPECT_NE(err.find("damaged"), std::string::npos) << err;
+  // A format that is no string threw type_error.
+  for (const char* text : {"{\"format\": 1}", "{\"format\": null}", "[\"format\"]", "7"}) {
+    WriteTestFile(out, "bundle.json", text);
+    EXPECT_FALSE(LoadBundle(out, &b, &err)) << text;
+    EXPECT_EQ(err, "bundle " + out + " is damaged or of another version (bad bundle.json); "
+                   "rebuild it") << text;
+  }
 }
 
 // Every field of bundle.json is read with a checked type: a damaged one is one line, not a throw.

@@ -1,8 +1,8 @@
 #include "docker_config.h"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -36,55 +36,89 @@ bool IsDockerHub(const std::string& registry) {
          registry == "index.docker.io";
 }
 
+// A file descriptor closed on every path out of its scope.
+class Fd {
+ public:
+  Fd() = default;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  ~Fd() { Close(); }
+  int* Ptr() { return &fd_; }
+  int get() const { return fd_; }
+  void Close() {
+    if (fd_ >= 0) {
+      close(fd_);
+      fd_ = -1;
+    }
+  }
+
+ private:
+  int fd_ = -1;
+};
+
 // Runs `docker-credential-<helper> get` with `server` on stdin; its stdout in `*out`.
 // `*found` is false when the helper says it has nothing for the server.
 bool RunHelper(const std::string& helper, const std::string& server, std::string* out, bool* found,
                std::string* err) {
   std::string program = "docker-credential-" + helper;
-  int in_pipe[2], out_pipe[2];
-  if (pipe2(in_pipe, O_CLOEXEC) != 0) {
-    *err = std::string("pipe: ") + strerror(errno);
+  // stdin is a socket, so that writing to a helper that exited without reading it is EPIPE
+  // (MSG_NOSIGNAL), not a SIGPIPE for the whole process.
+  int in_pair[2], out_pipe[2];
+  Fd in_ours, in_theirs, out_ours, out_theirs;
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in_pair) != 0) {
+    *err = std::string("socketpair: ") + strerror(errno);
     return false;
   }
+  *in_ours.Ptr() = in_pair[0];
+  *in_theirs.Ptr() = in_pair[1];
   if (pipe2(out_pipe, O_CLOEXEC) != 0) {
     *err = std::string("pipe: ") + strerror(errno);
-    close(in_pipe[0]);
-    close(in_pipe[1]);
     return false;
   }
-  pid_t pid = fork();
-  if (pid < 0) {
-    *err = std::string("fork: ") + strerror(errno);
+  *out_ours.Ptr() = out_pipe[0];
+  *out_theirs.Ptr() = out_pipe[1];
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in_theirs.get(), STDIN_FILENO);
+  posix_spawn_file_actions_adddup2(&actions, out_theirs.get(), STDOUT_FILENO);
+  char* argv[] = {program.data(), const_cast<char*>("get"), nullptr};
+  pid_t pid = -1;
+  int rc = posix_spawnp(&pid, program.c_str(), &actions, nullptr, argv, environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc == ENOENT) {
+    *err = "credential helper " + program + " not found in PATH";
     return false;
   }
-  if (pid == 0) {
-    dup2(in_pipe[0], 0);
-    dup2(out_pipe[1], 1);
-    execlp(program.c_str(), program.c_str(), "get", static_cast<char*>(nullptr));
-    _exit(127);
+  if (rc != 0) {
+    *err = "running credential helper " + program + ": " + strerror(rc);
+    return false;
   }
-  close(in_pipe[0]);
-  close(out_pipe[1]);
-  // The server name is tiny: it fits the pipe buffer, so writing first can't deadlock.
-  signal(SIGPIPE, SIG_IGN);
-  ssize_t ignored = write(in_pipe[1], server.data(), server.size());
-  (void)ignored;
-  close(in_pipe[1]);
+  in_theirs.Close();
+  out_theirs.Close();
+  // The server name is tiny: it fits the socket buffer, so writing first can't deadlock. A
+  // helper that does not read it answers (or fails) all the same.
+  for (size_t sent = 0; sent < server.size();) {
+    ssize_t n = send(in_ours.get(), server.data() + sent, server.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      break;
+    }
+    sent += static_cast<size_t>(n);
+  }
+  in_ours.Close();
   char buf[4096];
   ssize_t n;
   out->clear();
-  while ((n = read(out_pipe[0], buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
+  while ((n = read(out_ours.get(), buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR)) {
     if (n > 0) {
       out->append(buf, static_cast<size_t>(n));
     }
   }
-  close(out_pipe[0]);
+  out_ours.Close();
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 127) {
-    *err = "credential helper " + program + " not found in PATH";
-    return false;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
     // The protocol's answer for "nothing stored" is this message and a failing exit.
@@ -116,7 +150,7 @@ bool FromHelper(const std::string& helper, const std::string& server, RegistryCr
   json j = json::parse(text, nullptr, false);
   std::string what = "credential helper docker-credential-" + helper;
   if (j.is_discarded()) {
-    *err = what + " answered something not JSON";
+    *err = what + " answered something not JSON";  // the answer holds the secret: not shown
     return false;
   }
   JsonFields<json> fields(j);

@@ -1,6 +1,8 @@
 #include "docker_config.h"
 
+#include <dirent.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include "file_util.h"
 #include "hash.h"
@@ -87,6 +89,99 @@ TEST(DockerConfig, HelperAnswerOfWrongTypes) {
   EXPECT_EQ(err, dir.Join("config.json") +
                      ": credential helper docker-credential-t: field Secret must be a string");
   setenv("PATH", old_path.c_str(), 1);
+}
+
+TEST(DockerConfig, WrongTypesAreErrorsNotCrashes) {
+  ScopedTempDir dir;
+  RegistryCredentials c;
+  std::string err;
+  WriteTestFile(dir.path(), "config.json", "{\"auths\":{\"r.io\":{\"username\":5}}}");
+  EXPECT_FALSE(LookUpRegistryCredentials("r.io", dir.path(), &c, &err));
+  EXPECT_EQ(err, dir.Join("config.json") + ": field auths.r.io.username must be a string");
+  WriteTestFile(dir.path(), "config.json", "{\"auths\":{\"r.io\":{\"identitytoken\":[]}}}");
+  EXPECT_FALSE(LookUpRegistryCredentials("r.io", dir.path(), &c, &err));
+  EXPECT_EQ(err, dir.Join("config.json") + ": field auths.r.io.identitytoken must be a string");
+}
+
+// Puts `script` in PATH as docker-credential-t and names it in config.json as the store.
+class HelperTest : public ::testing::Test {
+ protected:
+  void UseHelper(const std::string& script) {
+    WriteTestFile(dir_.path(), "bin/docker-credential-t", "#!/bin/sh\n" + script);
+    RunShell(dir_.path(), "chmod +x bin/docker-credential-t");
+    WriteTestFile(dir_.path(), "config.json", "{\"credsStore\":\"t\"}");
+  }
+  void SetUp() override {
+    old_path_ = GetEnv("PATH");
+    setenv("PATH", (dir_.Join("bin") + ":" + old_path_).c_str(), 1);
+  }
+  void TearDown() override { setenv("PATH", old_path_.c_str(), 1); }
+  ScopedTempDir dir_;
+  std::string old_path_;
+};
+
+TEST_F(HelperTest, HelperAnswersThatAreNotCredentials) {
+  RegistryCredentials c;
+  std::string err;
+  for (const char* answer : {"5", "{\"Username\":1,\"Secret\":\"s3cret\"}", "not json s3cret"}) {
+    UseHelper(std::string("echo '") + answer + "'\n");
+    EXPECT_FALSE(LookUpRegistryCredentials("r.io", dir_.path(), &c, &err)) << answer;
+    // One line naming the helper and what is wrong; the answer may hold the secret: not shown.
+    EXPECT_EQ(err.rfind(dir_.Join("config.json") + ": credential helper docker-credential-t", 0),
+              0u)
+        << err;
+    EXPECT_EQ(err.find("s3cret"), std::string::npos) << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  }
+}
+
+// The process's SIGPIPE disposition is its own: looking credentials up does not change it, and
+// a helper that exits without reading its stdin does not kill the caller.
+TEST_F(HelperTest, SigpipeIsLeftAlone) {
+  struct sigaction before, after;
+  ASSERT_EQ(sigaction(SIGPIPE, nullptr, &before), 0);
+  ASSERT_EQ(before.sa_handler, SIG_DFL);
+  UseHelper("exec 0<&-\necho '{\"Username\":\"u\",\"Secret\":\"p\"}'\n");
+  RegistryCredentials c;
+  std::string err;
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(LookUpRegistryCredentials("r.io", dir_.path(), &c, &err)) << err;
+    EXPECT_EQ(c.password, "p");
+  }
+  ASSERT_EQ(sigaction(SIGPIPE, nullptr, &after), 0);
+  EXPECT_EQ(after.sa_handler, SIG_DFL);
+}
+
+int OpenFdCount() {
+  int n = 0;
+  DIR* d = opendir("/proc/self/fd");
+  while (d != nullptr && readdir(d) != nullptr) {
+    ++n;
+  }
+  if (d != nullptr) {
+    closedir(d);
+  }
+  return n;
+}
+
+// A helper that can't be started (missing, not executable) leaves no descriptor open.
+TEST_F(HelperTest, FailedStartLeaksNoDescriptor) {
+  UseHelper("echo '{}'\n");
+  RunShell(dir_.path(), "chmod -x bin/docker-credential-t");
+  RegistryCredentials c;
+  std::string err;
+  int before = OpenFdCount();
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(LookUpRegistryCredentials("r.io", dir_.path(), &c, &err));
+  }
+  EXPECT_NE(err.find("docker-credential-t"), std::string::npos) << err;
+  WriteTestFile(dir_.path(), "config.json", "{\"credsStore\":\"missing\"}");
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_FALSE(LookUpRegistryCredentials("r.io", dir_.path(), &c, &err));
+  }
+  EXPECT_EQ(err, dir_.Join("config.json") +
+                     ": credential helper docker-credential-missing not found in PATH");
+  EXPECT_EQ(OpenFdCount(), before);
 }
 
 }  // namespace

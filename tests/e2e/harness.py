@@ -359,13 +359,13 @@ class Context:
         cmd += self.consume_args(mode) + list(args)
         return self.run(cmd, check=check, env=env)
 
-    def build(self, build, target=None, config=None, check=True, env=None, jobs=2):
+    def build(self, build, target=None, config=None, check=True, env=None, jobs=2, timeout=900):
         cmd = ["cmake", "--build", build, "-j", str(jobs)]
         if config:
             cmd += ["--config", config]
         if target:
             cmd += ["--target", target]
-        return self.run(cmd, check=check, env=env)
+        return self.run(cmd, check=check, env=env, timeout=timeout)
 
     def cleanup(self):
         if self.keep:
