@@ -28,6 +28,36 @@ ArtifactUpload MakeUpload(const BundleArtifact& a, const std::string& entity,
   return u;
 }
 
+// The job's typed inputs for W&B's launch drawer: {"input_schemas": {"@wandb.config": schema}}
+// in its metadata, from the default config, unless the metadata has input_schemas already.
+bool AddInputSchemas(const Bundle& bundle, std::string* metadata, std::string* err) {
+  nlohmann::ordered_json config = nlohmann::ordered_json::parse(
+      bundle.config.empty() ? "{}" : bundle.config, nullptr, false);
+  if (!config.is_object() || config.empty()) {
+    return true;
+  }
+  nlohmann::ordered_json meta = nlohmann::ordered_json::object();
+  if (!metadata->empty()) {
+    meta = nlohmann::ordered_json::parse(*metadata, nullptr, false);
+    if (!meta.is_object()) {
+      *err = "bundle " + bundle.dir + " is damaged: the job's metadata is not a JSON object; "
+             "rebuild it";
+      return false;
+    }
+  }
+  if (meta.contains("input_schemas")) {
+    return true;
+  }
+  std::string schema;
+  if (!InputSchemaFromConfig(bundle.config, "", &schema, err)) {
+    *err = "bundle " + bundle.dir + ": the job's config: " + *err;
+    return false;
+  }
+  meta["input_schemas"] = {{"@wandb.config", nlohmann::ordered_json::parse(schema)}};
+  *metadata = meta.dump();
+  return true;
+}
+
 // Publishes, or with dry_run predicts from what the sink already holds.
 bool PublishOrPredict(ArtifactSink* sink, const ArtifactUpload& upload, bool dry_run,
                       PublishedArtifact* out, std::string* err) {
@@ -331,6 +361,9 @@ bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOption
   r.source_type = bundle.source_type;
 
   ArtifactUpload job = MakeUpload(bundle.job, r.entity, r.project);
+  if (!AddInputSchemas(bundle, &job.metadata, err)) {
+    return false;
+  }
   for (const std::string& alias : options.extra_aliases) {
     if (!ValidateAlias(alias, err)) {
       *err = "alias '" + alias + "': " + *err;

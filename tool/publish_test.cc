@@ -153,6 +153,33 @@ TEST_F(PublishImageTest, PushesBeforeTheJobAndPinsItInTheMetadata) {
   }
 }
 
+TEST_F(PublishImageTest, TheJobCarriesItsInputSchema) {
+  bundle_.config = R"({"lr":0.01,"epochs":3,"model":{"name":"resnet"}})";
+  JobPublishResult r;
+  std::string err;
+  ASSERT_TRUE(PublishBundle(bundle_, &sink_, options_, &r, &err)) << err;
+  ASSERT_EQ(sink_.uploads.size(), 1u);
+  nlohmann::json meta = nlohmann::json::parse(sink_.uploads[0].metadata);
+  EXPECT_EQ(meta["input_schemas"], nlohmann::json::parse(R"({"@wandb.config": {
+      "type": "object", "properties": {
+        "lr": {"type": "number", "default": 0.01},
+        "epochs": {"type": "integer", "default": 3},
+        "model": {"type": "object", "properties": {
+          "name": {"type": "string", "default": "resnet"}}}}}})"));
+  EXPECT_TRUE(meta.contains("image_digest"));  // beside the image's pin
+  EXPECT_FALSE(meta.contains("_partial"));
+
+  // Metadata that has input_schemas already keeps them; no config, no schema.
+  bundle_.job.metadata = R"({"input_schemas":{"@wandb.config":{"type":"object"}}})";
+  ASSERT_TRUE(PublishBundle(bundle_, &sink_, options_, &r, &err)) << err;
+  meta = nlohmann::json::parse(sink_.uploads[1].metadata);
+  EXPECT_EQ(meta["input_schemas"], nlohmann::json::parse(R"({"@wandb.config":{"type":"object"}})"));
+  bundle_.job.metadata.clear();
+  bundle_.config = "{}";
+  ASSERT_TRUE(PublishBundle(bundle_, &sink_, options_, &r, &err)) << err;
+  EXPECT_FALSE(nlohmann::json::parse(sink_.uploads[2].metadata).contains("input_schemas"));
+}
+
 TEST_F(PublishImageTest, DryRunPushesNothing) {
   options_.dry_run = true;
   JobPublishResult r;

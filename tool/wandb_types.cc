@@ -481,6 +481,105 @@ std::string SanitizeAlias(std::string_view text) {
   return out;
 }
 
+namespace {
+
+/// The JSON Schema type of a value; "" for null (no schema type W&B's drawer accepts).
+std::string SchemaType(const OrderedJson& v) {
+  return v.is_boolean()          ? "boolean"
+         : v.is_number_integer() ? "integer"
+         : v.is_number()         ? "number"
+         : v.is_string()         ? "string"
+         : v.is_object()         ? "object"
+         : v.is_array()          ? "array"
+                                 : "";
+}
+
+OrderedJson SchemaOf(const OrderedJson& v) {
+  OrderedJson schema = {{"type", SchemaType(v)}};
+  if (v.is_object()) {
+    OrderedJson properties = OrderedJson::object();
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      if (it.key() != "_wandb" && !it->is_null()) {
+        properties[it.key()] = SchemaOf(*it);
+      }
+    }
+    schema["properties"] = std::move(properties);
+    return schema;
+  }
+  if (v.is_array()) {
+    std::string element;
+    bool same = !v.empty();
+    for (const OrderedJson& e : v) {
+      std::string t = SchemaType(e);
+      same = same && !t.empty() && t != "object" && t != "array" && (element.empty() || t == element);
+      element = t;
+    }
+    if (same) {
+      schema["items"] = {{"type", element}};
+    }
+  }
+  schema["default"] = v;
+  return schema;
+}
+
+}  // namespace
+
+bool InputSchemaFromConfig(std::string_view config_json, std::string_view doc_json,
+                           std::string* schema_json, std::string* err) {
+  OrderedJson config = OrderedJson::parse(config_json, nullptr, false);
+  if (!config.is_object()) {
+    *err = "the config is not a JSON object";
+    return false;
+  }
+  OrderedJson doc = OrderedJson::object();
+  if (!doc_json.empty()) {
+    doc = OrderedJson::parse(doc_json, nullptr, false);
+    if (!doc.is_object()) {
+      *err = "the input documentation is not a JSON object";
+      return false;
+    }
+  }
+  OrderedJson schema = SchemaOf(config);
+  for (auto it = doc.begin(); it != doc.end(); ++it) {
+    // The leaf's schema: walk the dotted key through "properties".
+    OrderedJson* node = &schema;
+    size_t start = 0;
+    const std::string& key = it.key();
+    bool found = !key.empty();
+    while (found && start <= key.size()) {
+      size_t dot = key.find('.', start);
+      std::string part = key.substr(start, dot == std::string::npos ? std::string::npos : dot - start);
+      auto props = node->find("properties");
+      found = props != node->end() && props->contains(part);
+      if (found) {
+        node = &(*props)[part];
+      }
+      start = dot == std::string::npos ? key.size() + 1 : dot + 1;
+    }
+    if (!found || (*node)["type"] == "object") {
+      *err = "input documentation for '" + key + "': no such config value";
+      return false;
+    }
+    if (!it->is_object()) {
+      *err = "input documentation for '" + key + "': expected {\"description\": ..., \"enum\": [...]}";
+      return false;
+    }
+    for (auto field = it->begin(); field != it->end(); ++field) {
+      if (field.key() == "description" && field->is_string()) {
+        (*node)["description"] = *field;
+      } else if (field.key() == "enum" && field->is_array() && !field->empty()) {
+        (*node)["enum"] = *field;
+      } else {
+        *err = "input documentation for '" + key + "': '" + field.key() +
+               "' is not a description (text) or an enum (a non-empty list)";
+        return false;
+      }
+    }
+  }
+  *schema_json = schema.dump(-1, ' ', false, OrderedJson::error_handler_t::replace);
+  return true;
+}
+
 bool InputTypesFromConfig(std::string_view object_json, std::string* types_json, std::string* err) {
   OrderedJson config;
   if (!ParseOrdered(object_json, &config, err)) {

@@ -29,6 +29,16 @@ std::string SanitizeAlias(std::string_view text);
 /// the union randomly; we list the types in the order they first appear, for stable digests.
 bool InputTypesFromConfig(std::string_view object_json, std::string* types_json, std::string* err);
 
+/// The JSON Schema of a job's config for the `input_schemas` artifact metadata
+/// ({"input_schemas": {"@wandb.config": <schema>}}, as `wandb job create --schema` writes it), so
+/// W&B's launch drawer shows typed fields: {"type": "object", "properties": {...}} with
+/// boolean/integer/number/string leaves carrying their default, nested objects as objects, lists
+/// as arrays (with "items" when their elements share one type); nulls and "_wandb" are left out.
+/// `doc_json` ("" for none) is an object of dotted key -> {"description": text, "enum": [...]}
+/// merged into those leaves; a key that is not a leaf of the config is an error.
+bool InputSchemaFromConfig(std::string_view config_json, std::string_view doc_json,
+                           std::string* schema_json, std::string* err);
+
 /// A JSON string literal (quotes included) as Python's json.dumps writes it with ensure_ascii:
 /// non-ASCII as lowercase \uXXXX (surrogate pairs above U+FFFF), DEL as \u007f, "/" unescaped.
 /// Bytes that are not valid UTF-8 become \ufffd.

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -374,6 +375,55 @@ TEST(WandbTypesMergeTest, Errors) {
   EXPECT_FALSE(MergeJsonObjects("{}", "1", &out, &err));
   EXPECT_EQ(err, "overlay: expected a JSON object, not number");
   EXPECT_EQ(out, "unchanged");
+}
+
+TEST(InputSchemaTest, TypesDefaultsAndNesting) {
+  std::string schema, err;
+  ASSERT_TRUE(InputSchemaFromConfig(
+      R"({"lr":0.5,"epochs":10,"amp":true,"name":"x","notes":null,"_wandb":{"a":1},)"
+      R"("layers":[64,128],"mixed":[1,"a"],"model":{"depth":2}})",
+      "", &schema, &err))
+      << err;
+  EXPECT_EQ(nlohmann::json::parse(schema), nlohmann::json::parse(R"({"type":"object","properties":{
+      "lr":{"type":"number","default":0.5},
+      "epochs":{"type":"integer","default":10},
+      "amp":{"type":"boolean","default":true},
+      "name":{"type":"string","default":"x"},
+      "layers":{"type":"array","items":{"type":"integer"},"default":[64,128]},
+      "mixed":{"type":"array","default":[1,"a"]},
+      "model":{"type":"object","properties":{"depth":{"type":"integer","default":2}}}}})"));
+}
+
+TEST(InputSchemaTest, DescriptionsAndEnums) {
+  std::string schema, err;
+  ASSERT_TRUE(InputSchemaFromConfig(
+      R"({"opt":"adam","model":{"depth":2}})",
+      R"({"opt":{"description":"optimizer","enum":["adam","sgd"]},)"
+      R"("model.depth":{"description":"layers"}})",
+      &schema, &err))
+      << err;
+  nlohmann::json j = nlohmann::json::parse(schema);
+  EXPECT_EQ(j["properties"]["opt"], nlohmann::json::parse(
+      R"({"type":"string","default":"adam","description":"optimizer","enum":["adam","sgd"]})"));
+  EXPECT_EQ(j["properties"]["model"]["properties"]["depth"]["description"], "layers");
+}
+
+TEST(InputSchemaTest, Errors) {
+  std::string schema, err;
+  EXPECT_FALSE(InputSchemaFromConfig("[1]", "", &schema, &err));
+  EXPECT_EQ(err, "the config is not a JSON object");
+  EXPECT_FALSE(InputSchemaFromConfig(R"({"a":1})", "[]", &schema, &err));
+  EXPECT_EQ(err, "the input documentation is not a JSON object");
+  EXPECT_FALSE(InputSchemaFromConfig(R"({"a":1})", R"({"b":{"description":"x"}})", &schema, &err));
+  EXPECT_EQ(err, "input documentation for 'b': no such config value");
+  EXPECT_FALSE(InputSchemaFromConfig(R"({"m":{"a":1}})", R"({"m":{"description":"x"}})", &schema,
+                                     &err));
+  EXPECT_EQ(err, "input documentation for 'm': no such config value");
+  EXPECT_FALSE(InputSchemaFromConfig(R"({"a":1})", R"({"a":"text"})", &schema, &err));
+  EXPECT_NE(err.find("expected {\"description\""), std::string::npos) << err;
+  EXPECT_FALSE(InputSchemaFromConfig(R"({"a":1})", R"({"a":{"enum":[]}})", &schema, &err));
+  EXPECT_EQ(err, "input documentation for 'a': 'enum' is not a description (text) or an enum (a "
+                 "non-empty list)");
 }
 
 }  // namespace

@@ -140,6 +140,11 @@ def case_first_publish(w):
     job = w.fake.versions(JOB)[0]
     check(sorted(job["aliases"]) == ["latest", "nightly"], "job aliases %s" % job["aliases"])
     check(job["type"] == "job" and w.fake.versions(CODE)[0]["type"] == "code", "types")
+    schemas = json.loads(job["metadata"])["input_schemas"]
+    check(schemas == {"@wandb.config": {"type": "object", "properties": {
+        "lr": {"type": "number", "default": 0.01},
+        "epochs": {"type": "integer", "default": 3}}}},
+          "the job's input_schemas metadata: %s" % schemas)
     job_json = json.loads(w.fake.blobs[job["manifestContents"]["wandb-job.json"]["digest"]])
     code_id = w.fake.versions(CODE)[0]["id"]
     check(job_json["source"]["artifact"] == "wandb-artifact://_id/" + code_id,
