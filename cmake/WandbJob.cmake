@@ -111,15 +111,15 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
     (``docs/image.md``).
 
   ``CMAKE_ARGS <-Dvar=value>...``
-    Repo and artifact jobs: cache entries the job's build configures with, for targets that
-    need them (``-DBUILD_EXAMPLES=ON``). Each is ``-D<var>[:<type>]=<value>``; the build type,
+    Cache entries the job's build configures with, for targets that need them
+    (``-DBUILD_EXAMPLES=ON``); used by artifact jobs' generated Dockerfile, not for image jobs. Each is ``-D<var>[:<type>]=<value>``; the build type,
     the toolchain file and the module's own variables are recorded by the capture and may not
     be given here. They go into the code artifact's ``.wandb-job/configure.json``, which the
     generated Dockerfile and ``wandb-job run`` configure with.
 
   ``PACKAGES <debian-package>...``
-    Repo and artifact jobs: Debian packages the job's build needs (``libeigen3-dev``),
-    installed by the generated Dockerfile after its defaults (a compiler, CMake, Ninja, git
+    Debian packages the job's build needs (``libeigen3-dev``), installed by the generated
+    Dockerfile of an artifact job after its defaults (a compiler, CMake, Ninja, git
     and what the run shim needs). Names as ``apt-get install`` takes them.
 
   ``IMAGE <ref>``

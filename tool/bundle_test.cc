@@ -394,6 +394,27 @@ TEST_F(BundleTest, Errors) {
   EXPECT_TRUE(warned);
   spec_["code_dir"] = "";
 
+  // A DOCKERFILE that never installs to /usr/local/bin, where the entrypoint runs the program.
+  WriteTestFile(src_, "docker/Dockerfile", "FROM debian:12\nRUN make\n");
+  spec_["dockerfile"] = src_ + "/docker/Dockerfile";
+  warnings = WarningsIssued().size();
+  EXPECT_TRUE(Capture(dir_.Join("b5b"), &err)) << err;
+  warned = false;
+  for (size_t i = warnings; i < WarningsIssued().size(); ++i) {
+    warned = warned || WarningsIssued()[i].find("never names /usr/local/bin; the job's entrypoint "
+                                                "runs /usr/local/bin/train") != std::string::npos;
+  }
+  EXPECT_TRUE(warned);
+  WriteTestFile(src_, "docker/Dockerfile",
+                "FROM debian:12\nRUN make && install train /usr/local/bin/\n");
+  warnings = WarningsIssued().size();
+  EXPECT_TRUE(Capture(dir_.Join("b5c"), &err)) << err;
+  for (size_t i = warnings; i < WarningsIssued().size(); ++i) {
+    EXPECT_EQ(WarningsIssued()[i].find("never names"), std::string::npos) << WarningsIssued()[i];
+  }
+  spec_["dockerfile"] = "";
+  std::remove((src_ + "/docker/Dockerfile").c_str());
+
   WriteTestFile(src_, "config.json", "[1, 2]");
   spec_["config_file"] = src_ + "/config.json";
   EXPECT_FALSE(Capture(dir_.Join("b4"), &err));

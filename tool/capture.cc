@@ -332,6 +332,29 @@ bool BuildJobDefinition(Capture* c, const BundleOptions& options, std::string* e
   return true;
 }
 
+// A DOCKERFILE job's entrypoint runs /usr/local/bin/<program>: a Dockerfile that never names that
+// path most likely builds an image the agent can't run the job in.
+bool CheckGivenDockerfile(Capture* c, std::string* err) {
+  const JobInputSpec& s = c->spec;
+  if (s.dockerfile.empty() || c->source_type == "image") {
+    return true;
+  }
+  std::string text;
+  if (!ReadFile(s.dockerfile, &text, err)) {
+    *err = "reading DOCKERFILE: " + *err;
+    return false;
+  }
+  std::string where = "/usr/local/bin/" + c->program;
+  bool names_program = text.find(where) != std::string::npos;
+  bool names_dir = text.find("/usr/local/bin") != std::string::npos;
+  if (!names_program && !names_dir) {
+    Warning("%s: DOCKERFILE %s never names /usr/local/bin; the job's entrypoint runs %s, so the "
+            "image must install the program there",
+            s.target.c_str(), s.dockerfile.c_str(), where.c_str());
+  }
+  return true;
+}
+
 bool BuildNames(Capture* c, std::string* err) {
   const JobInputSpec& s = c->spec;
   c->code_name = MakeArtifactNameSafe("source-" + c->naming_project + "-" + c->code_path);
@@ -531,7 +554,8 @@ bool CaptureJob(const BundleOptions& options, Capture* c, std::string* err) {
   }
   const std::string& t = c->spec.target;
   if (!ResolvePaths(c, err) || !DecideSource(c, err) || !BuildConfig(c, err) ||
-      !BuildJobDefinition(c, options, err) || !BuildNames(c, err) || !SelectCode(c, err) ||
+      !BuildJobDefinition(c, options, err) || !CheckGivenDockerfile(c, err) ||
+      !BuildNames(c, err) || !SelectCode(c, err) ||
       !BuildLocks(c, options, err) || !AddImageFileInputs(c, err)) {
     *err = "capturing job for target " + t + ": " + *err;
     return false;
