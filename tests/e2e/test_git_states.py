@@ -298,6 +298,60 @@ def shallow_clone(ctx):
             + out)
 
 
+def check_clean_sparse(ctx, clone, remote, what):
+    build, out = build_job(ctx, clone, files=False)
+    b = h.Bundle(h.bundle_dir(build))
+    check_repo_job(b, clone, remote)
+    h.check_equal(b.meta["git"]["dirty"], False, "%s: bundle.json git.dirty" % what)
+    h.check(not b.exists("job", "diff.patch"), "%s: a diff.patch:\n%s"
+            % (what, b.read("job", "diff.patch").decode() if b.exists("job", "diff.patch")
+               else ""))
+    # An edit inside the sparse set is still a change, and the only one.
+    clone.write("train.cpp", h.TRAIN_CPP + "// edited\n")
+    build, out = build_job(ctx, clone, files=False)
+    b = h.Bundle(h.bundle_dir(build))
+    h.check_equal(b.meta["git"]["dirty"], True, "%s: dirty after an edit" % what)
+    patch = b.read("job", "diff.patch").decode()
+    h.check("+// edited" in patch and "deleted file" not in patch and "docs/" not in patch,
+            "%s: diff.patch of one edit:\n%s" % (what, patch))
+
+
+def sparse_origin(ctx, name):
+    files = h.project_files(extra_files={"docs/guide.md": "guide\n", "data/table.csv": "1,2\n"})
+    origin = ctx.new_repo(name, files)
+    origin.git("config", "uploadpack.allowFilter", "true")
+    return origin
+
+
+def sparse_checkout(ctx):
+    """Skip-worktree files are absent on purpose: not dirty, and diff.patch deletes nothing."""
+    repo = sparse_origin(ctx, "sparse")
+    repo.git("remote", "add", "origin", "https://github.com/acme/sparse.git")
+    repo.tracking_ref()
+    repo.git("sparse-checkout", "set", "--cone", "nothing-here")
+    h.check(not os.path.exists(os.path.join(repo.path, "docs", "guide.md")),
+            "the sparse checkout left docs/ in place")
+    # Marked by hand and changed on disk: git shows nothing for it either.
+    repo.git("update-index", "--skip-worktree", "README.md")
+    repo.write("README.md", "# local notes, not part of the job\n")
+    check_clean_sparse(ctx, repo, "https://github.com/acme/sparse.git", "sparse checkout")
+
+
+def partial_clone(ctx):
+    """git clone --filter=blob:none --sparse: the blobs outside the sparse set are not there."""
+    origin = sparse_origin(ctx, "partial-origin")
+    clone = h.Repo(ctx, os.path.join(ctx.fresh_dir("partial"), "src"))
+    ctx.run(["git", "clone", "-q", "--filter=blob:none", "--sparse", "file://" + origin.path,
+             clone.path])
+    h.check_equal(clone.git("config", "remote.origin.promisor"), "true", "a partial clone")
+    clone.git("remote", "set-url", "origin", "https://github.com/acme/partial.git")
+    # As older git wrote it, and git still reads it: a version-1 repository naming its promisor
+    # remote in extensions.partialClone.
+    clone.git("config", "core.repositoryformatversion", "1")
+    clone.git("config", "extensions.partialClone", "origin")
+    check_clean_sparse(ctx, clone, "https://github.com/acme/partial.git", "partial clone")
+
+
 def linked_worktree(ctx):
     repo = committed_project(ctx, "worktree-main", remote="https://github.com/acme/trainer.git")
     wt = h.Repo(ctx, os.path.join(os.path.dirname(repo.path), "wt"))
@@ -358,6 +412,8 @@ CASES = [
     ("unborn HEAD", unborn_head),
     ("not a git repository", not_a_repo),
     ("shallow clone", shallow_clone),
+    ("sparse checkout", sparse_checkout),
+    ("partial sparse clone", partial_clone),
     ("linked worktree", linked_worktree),
     ("submodules", submodules),
 ]

@@ -195,12 +195,12 @@ def interrupted_capture(ctx):
 
 
 CASES = [
-    ("links, FIFO and socket in a git tree", links_fifo_socket),
+    ("links FIFO and socket in a git tree", links_fifo_socket),
     ("FIFO and socket outside git", fifo_outside_git),
     ("3 GiB sparse file", big_sparse_file),
     ("MAX_FILE_SIZE", max_file_size_keyword),
-    ("odd file names, Ninja", odd_names_ninja),
-    ("odd file names, Makefiles", odd_names_make),
+    ("odd file names with Ninja", odd_names_ninja),
+    ("odd file names with Makefiles", odd_names_make),
     ("interrupted capture", interrupted_capture),
 ]
 
