@@ -13,6 +13,8 @@ packages=(
   libgtest-dev docker-registry apache2-utils skopeo umoci runc buildah hyperfine openssl
   # the fake W&B server validates GraphQL documents against W&B's schema
   python3-graphql-core
+  # scripts/fuzz-and-sanitize.sh: clang with libFuzzer and the sanitizer runtimes
+  clang-14 libclang-rt-14-dev
 )
 
 missing=()
