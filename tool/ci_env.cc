@@ -1,6 +1,7 @@
 #include "ci_env.h"
 
 #include <algorithm>
+#include <cctype>
 #include <nlohmann/json.hpp>
 
 #include "file_util.h"
@@ -152,6 +153,31 @@ bool CiAliases(const CiEnvironment& ci, const std::string& default_branch,
     }
   }
   return true;
+}
+
+std::string WhyWandbIsRequired(const EnvLookup& env, bool ci_aliases) {
+  if (env("GITHUB_ACTIONS") == "true") {
+    return "GITHUB_ACTIONS=true (a CI build)";
+  }
+  if (env("GITLAB_CI") == "true") {
+    return "GITLAB_CI=true (a CI build)";
+  }
+  std::string ci = env("CI");
+  std::string lower;
+  for (char c : ci) {
+    lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  if (!ci.empty() && lower != "0" && lower != "false") {
+    return "CI=" + ci + " (a CI build)";
+  }
+  std::string mode = env("WANDB_MODE");
+  if (mode == "online" || mode == "run") {
+    return "WANDB_MODE=" + mode;
+  }
+  if (ci_aliases) {
+    return "--ci-aliases";
+  }
+  return "";
 }
 
 const char* CiProviderName(CiProvider provider) {

@@ -43,6 +43,12 @@ CiEnvironment ReadCiEnvironment(const EnvLookup& env);
 bool CiAliases(const CiEnvironment& ci, const std::string& default_branch,
                std::vector<std::string>* aliases, std::string* err);
 
+/// Why publishing must reach W&B rather than a local store nobody will read, or "" when nothing
+/// says so: a CI (GITHUB_ACTIONS=true, GITLAB_CI=true, or CI set to anything but "", "0" or
+/// "false"), WANDB_MODE=online set explicitly, or `ci_aliases` (--ci-aliases). The text names
+/// the variable or flag, for the error that follows when no API key is found.
+std::string WhyWandbIsRequired(const EnvLookup& env, bool ci_aliases);
+
 /// The provider's name for messages: "GitHub Actions", "GitLab CI", "no CI".
 const char* CiProviderName(CiProvider provider);
 

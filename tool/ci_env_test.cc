@@ -226,6 +226,20 @@ JobPublishResult Result(bool created, int version) {
   return r;
 }
 
+TEST(CiEnvTest, WhyWandbIsRequired) {
+  EXPECT_EQ(WhyWandbIsRequired(Env({}), false), "");
+  EXPECT_EQ(WhyWandbIsRequired(Env({{"CI", "false"}, {"WANDB_MODE", "offline"}}), false), "");
+  EXPECT_EQ(WhyWandbIsRequired(Env({{"CI", "0"}}), false), "");
+  EXPECT_EQ(WhyWandbIsRequired(Env({{"GITHUB_ACTIONS", "false"}}), false), "");
+  EXPECT_EQ(WhyWandbIsRequired(Env(GitHubPush("branch", "main")), false),
+            "GITHUB_ACTIONS=true (a CI build)");
+  EXPECT_EQ(WhyWandbIsRequired(Env(GitLabPipeline()), false), "GITLAB_CI=true (a CI build)");
+  EXPECT_EQ(WhyWandbIsRequired(Env({{"CI", "true"}}), false), "CI=true (a CI build)");
+  EXPECT_EQ(WhyWandbIsRequired(Env({{"CI", "1"}}), false), "CI=1 (a CI build)");
+  EXPECT_EQ(WhyWandbIsRequired(Env({{"WANDB_MODE", "online"}}), false), "WANDB_MODE=online");
+  EXPECT_EQ(WhyWandbIsRequired(Env({}), true), "--ci-aliases");
+}
+
 TEST(CiPublishSummaryTest, Links) {
   JobLinks w = MakeJobLinks(Result(true, 3), "https://wandb.ai");
   EXPECT_EQ(w.version, "https://wandb.ai/e/p/artifacts/job/job-x/v3");

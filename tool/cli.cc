@@ -21,6 +21,7 @@
 #include "log.h"
 #include "publish.h"
 #include "run_reporter_guard.h"
+#include "run_store.h"
 #include "version.h"
 #include "wandb_client.h"
 #include "wandb_credentials.h"
@@ -160,6 +161,22 @@ int CmdPublish(const Args& args) {
     }
   }
   options.extra_aliases = aliases;
+  WandbCredentials creds;
+  if (!LoadWandbCredentials(&creds, &err)) {
+    return Fail(err);
+  }
+  // In CI (or when asked for W&B) a missing key must not quietly fill a local store that
+  // disappears with the runner; only --store or WANDB_MODE=offline choose the store there.
+  if (store_root.empty() && !creds.UseWandb() && creds.mode == WandbMode::kOnline) {
+    std::string why = WhyWandbIsRequired(ProcessEnv(), ci_aliases);
+    if (!why.empty()) {
+      return Fail("no W&B API key found, and " + why + " means publishing to W&B: set "
+                  "WANDB_API_KEY (a CI secret) or a netrc entry for " +
+                  NetrcMachine(creds.base_url) +
+                  "; to publish to a local store instead, pass --store DIR or set "
+                  "WANDB_MODE=offline");
+    }
+  }
   if (ci_aliases) {
     std::vector<std::string> from_ci;
     if (!CiAliases(ReadCiEnvironment(ProcessEnv()), default_branch, &from_ci, &err)) {
@@ -171,10 +188,6 @@ int CmdPublish(const Args& args) {
         options.extra_aliases.push_back(alias);
       }
     }
-  }
-  WandbCredentials creds;
-  if (!LoadWandbCredentials(&creds, &err)) {
-    return Fail(err);
   }
   if (creds.mode == WandbMode::kDisabled) {
     Info("WANDB_MODE=disabled: nothing published");
@@ -484,6 +497,14 @@ int CmdExec(const Args& args) {
   std::string err;
   if (!PlanExec(options, &plan, &err)) {
     return UsageError("exec", err);
+  }
+  // Inputs are checked here, so that whatever fails later in reporting only turns it off.
+  JobRef job_ref;
+  if (!ValidateRunId(plan.run_id, &err)) {
+    return UsageError("exec", err);
+  }
+  if (!plan.job.empty() && !ParseJobRef(plan.job, &job_ref, &err)) {
+    return UsageError("exec", "job " + plan.job + ": " + err);
   }
   std::unique_ptr<JobStore> store;
   std::unique_ptr<RunReporter> reporter;

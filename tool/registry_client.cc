@@ -11,6 +11,7 @@
 
 #include "file_util.h"
 #include "hash.h"
+#include "json_access.h"
 #include "oci_layout.h"
 
 namespace wandb_job {
@@ -228,23 +229,28 @@ bool RegistryClient::Authorize(const HttpResponse& challenge, Access access, std
            (credentials_.empty() ? " (no credentials for " + ref_.registry + ")" : "");
     return false;
   }
-  try {
-    json j = json::parse(resp.body);
-    std::string token = j.value("token", "");
-    if (token.empty()) {
-      token = j.value("access_token", "");
-    }
-    if (token.empty()) {
-      *err = "the token server's answer holds no token";
-      return false;
-    }
-    authorization_ = "Bearer " + token;
-    authorized_for_ = access;
-    return true;
-  } catch (const json::exception&) {
+  json j = json::parse(resp.body, nullptr, false);
+  if (j.is_discarded()) {
     *err = "the token server's answer is not JSON";
     return false;
   }
+  JsonFields<json> fields(j);
+  std::string token, access_token;
+  if (!fields.IsObject(err) || !fields.String("token", &token, err, Field::kOptional) ||
+      !fields.String("access_token", &access_token, err, Field::kOptional)) {
+    *err = "the token server's answer: " + *err;
+    return false;
+  }
+  if (token.empty()) {
+    token = access_token;
+  }
+  if (token.empty()) {
+    *err = "the token server's answer holds no token";
+    return false;
+  }
+  authorization_ = "Bearer " + token;
+  authorized_for_ = access;
+  return true;
 }
 
 bool RegistryClient::Send(HttpRequest* request, Access access, HttpResponse* response,

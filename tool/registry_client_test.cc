@@ -67,6 +67,28 @@ TEST(RegistryClient, BearerTokenFlow) {
             (std::pair<std::string, std::string>{"Authorization", "Bearer T"}));
 }
 
+TEST(RegistryClient, TokenAnswerOfWrongTypesIsNamed) {
+  ImageReference ref;
+  std::string err;
+  ASSERT_TRUE(ParseImageReference("reg.io/team/app", &ref, &err));
+  Descriptor blob{kOciLayerGzipMediaType, "sha256:" + std::string(64, 'a'), 1, {}, "", "", ""};
+  for (const auto& [body, message] : std::vector<std::pair<std::string, std::string>>{
+           {R"({"token": 5})", "the token server's answer: field token must be a string"},
+           {R"({"token": null, "access_token": ["T"]})",
+            "the token server's answer: field access_token must be a string"},
+           {R"(["T"])", "the token server's answer: the document must be a JSON object"},
+           {"not json", "the token server's answer is not JSON"}}) {
+    CannedTransport t;
+    RegistryClient c(ref, &t, PlainHttp::kLocalhostOnly);
+    t.replies = {Reply(401, {{"WWW-Authenticate",
+                              "Bearer realm=\"https://auth.io/token\",service=\"reg.io\""}}),
+                 Reply(200, {}, body)};
+    bool exists = true;
+    EXPECT_FALSE(c.BlobExists(blob, &exists, &err)) << body;
+    EXPECT_NE(err.find(message), std::string::npos) << err;
+  }
+}
+
 TEST(RegistryClient, Errors) {
   ImageReference ref;
   std::string err;

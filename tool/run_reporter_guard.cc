@@ -14,12 +14,10 @@ class GuardedReporter : public RunReporter {
 
   bool Start(const RunStart& start, std::string* err) override {
     std::string why;
-    bool ok = Guard([&] { return inner_->Start(start, err); }, &why);
-    if (why.empty()) {
-      return ok;  // a refusal of Start (a bad run ID, say) stays the caller's error
+    if (!Guard([&] { return inner_->Start(start, &why); }, &why)) {
+      Warning("not reporting the run: %s; running the program unreported", why.c_str());
+      disabled_ = true;
     }
-    Warning("reporting the run failed: %s; running the program unreported", why.c_str());
-    disabled_ = true;
     return true;
   }
 

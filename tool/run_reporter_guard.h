@@ -8,9 +8,10 @@
 
 namespace wandb_job {
 
-/// `inner` with its exceptions caught. One thrown by Start disables reporting with a warning
-/// (the program still runs, unreported); one thrown by any other call makes that call fail with
-/// the exception's message, which the caller reports as a warning.
+/// `inner` with its failures contained. When Start fails or throws, reporting is off with a
+/// warning and the program runs unreported, so the caller checks its inputs (run ID, job
+/// reference) first; an exception from any other call makes that call fail with the exception's
+/// message, which the caller reports as a warning.
 std::unique_ptr<RunReporter> GuardReporter(std::unique_ptr<RunReporter> inner);
 
 }  // namespace wandb_job

@@ -9,17 +9,13 @@
 
 #include "atomic_file.h"
 #include "file_util.h"
-#include "json_access.h"
 #include "job_store.h"
+#include "json_access.h"
 #include "log.h"
 #include "store_layout.h"
 
 namespace wandb_job {
-namespace {
 
-using ordered_json = nlohmann::ordered_json;
-
-/// A run ID as W&B allows it in paths: [A-Za-z0-9_.-]{1,128}, not "." or "..".
 bool ValidateRunId(std::string_view id, std::string* err) {
   bool ok = !id.empty() && id.size() <= 128 && id != "." && id != "..";
   for (char c : id) {
@@ -30,6 +26,10 @@ bool ValidateRunId(std::string_view id, std::string* err) {
   }
   return ok;
 }
+
+namespace {
+
+using ordered_json = nlohmann::ordered_json;
 
 std::string RunsDir(const std::string& root, const std::string& entity,
                     const std::string& project) {

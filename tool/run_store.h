@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 namespace wandb_job {
@@ -27,5 +28,8 @@ struct RunRecord {
   int exit_code = 0;
   int history_rows = 0;  // rows in history.jsonl
 };
+
+/// A run ID as W&B allows it in paths: [A-Za-z0-9_.-]{1,128}, not "." or "..".
+bool ValidateRunId(std::string_view id, std::string* err);
 
 }  // namespace wandb_job

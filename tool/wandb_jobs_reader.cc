@@ -6,6 +6,7 @@
 
 #include "file_util.h"
 #include "hash.h"
+#include "json_access.h"
 #include "wandb_credentials.h"
 #include "wandb_graphql.h"
 
@@ -63,6 +64,25 @@ constexpr char kArtifactFile[] = R"(query ArtifactFile($id: ID!, $names: [String
   }
 })";
 
+// The connection's pageInfo: whether another page follows and the cursor that asks for it. A
+// reply that asks for more without a new cursor is an error, not a loop over the same page.
+bool NextPage(const JsonFields<json>& connection, bool* more, json* cursor, std::string* err) {
+  JsonFields<json> page(connection.value());
+  std::string end;
+  *more = false;
+  if (!connection.Object("pageInfo", &page, err, Field::kOptional) ||
+      !page.Bool("hasNextPage", more, err, Field::kOptional) ||
+      !page.String("endCursor", &end, err, Field::kOptional)) {
+    return false;
+  }
+  if (*more && (end.empty() || (cursor->is_string() && *cursor == end))) {
+    *err = "field " + page.PathOf("endCursor") + " gives no new cursor for the next page";
+    return false;
+  }
+  *cursor = end;
+  return true;
+}
+
 bool Download(WandbClient* client, const std::string& url, const std::string& what,
               std::string* contents, std::string* err) {
   HttpRequest request;
@@ -102,22 +122,40 @@ bool FetchWandbCollection(WandbClient* client, const std::string& entity,
       *out = std::move(c);
       return true;
     }
-    c.created_at = Str(coll, "createdAt");
-    const json& conn = Member(coll, "artifacts");
-    for (const json& edge : Member(conn, "edges")) {
-      const json& node = Member(edge, "node");
-      if (Str(node, "state") != "COMMITTED" || IntOr(node, "versionIndex", -1) < 0) {
+    JsonFields<json> collection(coll, "project.artifactType.artifactCollection"), conn(coll);
+    const json* edges = nullptr;
+    if (!collection.String("createdAt", &c.created_at, err, Field::kOptional) ||
+        !collection.Object("artifacts", &conn, err, Field::kOptional) ||
+        !conn.Array("edges", &edges, err, Field::kOptional)) {
+      *err = "Collection: " + *err;
+      return false;
+    }
+    for (size_t i = 0; i < edges->size(); ++i) {
+      JsonFields<json> edge((*edges)[i], conn.PathOf("edges") + "[" + std::to_string(i) + "]");
+      JsonFields<json> node(coll), manifest(coll), file(coll);
+      StoredVersion v;
+      std::string state, url;
+      const json* aliases = nullptr;
+      v.index = -1;
+      if (!edge.Object("node", &node, err) ||
+          !node.String("state", &state, err, Field::kOptional) ||
+          !node.Int("versionIndex", &v.index, err, Field::kOptional) ||
+          !node.String("id", &v.id, err, Field::kOptional) ||
+          !node.String("digest", &v.digest, err, Field::kOptional) ||
+          !node.Array("aliases", &aliases, err, Field::kOptional) ||
+          !node.String("createdAt", &v.created_at, err, Field::kOptional) ||
+          !node.String("description", &v.description, err, Field::kOptional) ||
+          !node.String("metadata", &v.metadata, err, Field::kOptional) ||
+          !node.Object("currentManifest", &manifest, err, Field::kOptional) ||
+          !manifest.Object("file", &file, err, Field::kOptional) ||
+          !file.String("directUrl", &url, err, Field::kOptional)) {
+        *err = "Collection: " + *err;
+        return false;
+      }
+      if (state != "COMMITTED" || v.index < 0) {
         continue;
       }
-      StoredVersion v;
-      v.id = Str(node, "id");
-      v.index = IntOr(node, "versionIndex", 0);
-      v.digest = Str(node, "digest");
-      v.aliases = AliasList(Member(node, "aliases"), name);
-      v.created_at = Str(node, "createdAt");
-      v.description = Str(node, "description");
-      v.metadata = Str(node, "metadata");
-      std::string url = Str(Member(Member(node, "currentManifest"), "file"), "directUrl");
+      v.aliases = AliasList(*aliases, name);
       if (with_manifests && !url.empty()) {
         std::string text;
         if (!Download(client, url, "downloading the manifest of " + name + ":v" +
@@ -128,11 +166,14 @@ bool FetchWandbCollection(WandbClient* client, const std::string& entity,
       }
       c.versions.push_back(std::move(v));
     }
-    const json& page = Member(conn, "pageInfo");
-    if (!Member(page, "hasNextPage").is_boolean() || !Member(page, "hasNextPage").get<bool>()) {
+    bool more = false;
+    if (!NextPage(conn, &more, &cursor, err)) {
+      *err = "Collection: " + *err;
+      return false;
+    }
+    if (!more) {
       break;
     }
-    cursor = Str(page, "endCursor");
   }
   std::sort(c.versions.begin(), c.versions.end(),
             [](const StoredVersion& a, const StoredVersion& b) { return a.index < b.index; });
@@ -160,11 +201,15 @@ bool ListWandbJobs(WandbClient* client, const std::string& entity, const std::st
         names.push_back(name);
       }
     }
-    const json& page = Member(conn, "pageInfo");
-    if (!Member(page, "hasNextPage").is_boolean() || !Member(page, "hasNextPage").get<bool>()) {
+    bool more = false;
+    JsonFields<json> connection(conn, "project.artifactType.artifactCollections");
+    if (!NextPage(connection, &more, &cursor, err)) {
+      *err = "JobCollections: " + *err;
+      return false;
+    }
+    if (!more) {
       break;
     }
-    cursor = Str(page, "endCursor");
   }
   std::sort(names.begin(), names.end());
   std::vector<StoredCollection> jobs;

@@ -6,6 +6,7 @@
 
 #include "file_util.h"
 #include "hash.h"
+#include "json_access.h"
 #include "log.h"
 #include "wandb_graphql.h"
 #include "wandb_jobs_reader.h"
@@ -163,10 +164,16 @@ bool WandbSink::EnsureRun(const std::string& entity, const std::string& project,
     *err = "creating the run that owns the artifacts: " + *err;
     return false;
   }
-  const json& bucket = Member(Member(data, "upsertBucket"), "bucket");
-  run.storage_id = Str(bucket, "id");
-  if (!Str(bucket, "name").empty()) {
-    run.name = Str(bucket, "name");
+  JsonFields<json> reply(data), upsert(data), bucket(data);
+  std::string name;
+  if (!reply.Object("upsertBucket", &upsert, err) || !upsert.Object("bucket", &bucket, err) ||
+      !bucket.String("id", &run.storage_id, err, Field::kOptional) ||
+      !bucket.String("name", &name, err, Field::kOptional)) {
+    *err = "creating the run that owns the artifacts: UpsertBucket: " + *err;
+    return false;
+  }
+  if (!name.empty()) {
+    run.name = name;
   }
   runs_.push_back(run);
   *out = &runs_.back();
@@ -300,16 +307,27 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
   if (!GraphqlJson(client_, "CreateArtifact", kCreateArtifact, {{"input", input}}, &data, err)) {
     return false;
   }
-  const json& artifact = Member(Member(data, "createArtifact"), "artifact");
-  result.id = Str(artifact, "id");
-  std::string state = Str(artifact, "state");
+  JsonFields<json> reply(data), created(data), artifact(data), sequence(data), latest(data);
+  std::string state, base_id;
+  const json* created_aliases = nullptr;
+  if (!reply.Object("createArtifact", &created, err) ||
+      !created.Object("artifact", &artifact, err, Field::kOptional) ||
+      !artifact.String("id", &result.id, err, Field::kOptional) ||
+      !artifact.String("state", &state, err, Field::kOptional) ||
+      !artifact.Int("versionIndex", &result.version_index, err, Field::kOptional) ||
+      !artifact.Array("aliases", &created_aliases, err, Field::kOptional) ||
+      !artifact.Object("artifactSequence", &sequence, err, Field::kOptional) ||
+      !sequence.Object("latestArtifact", &latest, err, Field::kOptional) ||
+      !latest.String("id", &base_id, err, Field::kOptional)) {
+    *err = "CreateArtifact: " + *err;
+    return false;
+  }
   if (result.id.empty()) {
     *err = "createArtifact: the server returned no artifact";
     return false;
   }
   if (state == "COMMITTED") {
-    result.version_index = IntOr(artifact, "versionIndex", -1);
-    result.aliases = AliasList(Member(artifact, "aliases"), upload.name);
+    result.aliases = AliasList(*created_aliases, upload.name);
     if (!EnsureAliases(client_, upload, result.id, &result.aliases, err)) {
       return false;
     }
@@ -319,8 +337,7 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
     *out = std::move(result);
     return true;
   }
-  const json& latest = Member(Member(artifact, "artifactSequence"), "latestArtifact");
-  std::string base_id = Str(latest, "id");
+  result.version_index = -1;  // numbered on commit
   if (base_id == result.id) {
     base_id.clear();
   }
@@ -368,15 +385,24 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
       return false;
     }
     for (size_t i = start; i < end; ++i) {
-      const json& node = Member(edges[i - start], "node");
       const ManifestEntry& e = entries[i];
       ManifestEntry with_birth = e;
-      with_birth.birth_artifact_id = Str(Member(node, "artifact"), "id");
+      std::string url;
+      JsonFields<json> edge(edges[i - start], "createArtifactFiles.files.edges[" +
+                                                  std::to_string(i - start) + "]");
+      JsonFields<json> node(data), birth(data);
+      if (!edge.Object("node", &node, err) ||
+          !node.Object("artifact", &birth, err, Field::kOptional) ||
+          !birth.String("id", &with_birth.birth_artifact_id, err, Field::kOptional) ||
+          !node.String("uploadUrl", &url, err, Field::kOptional)) {
+        *err = "CreateArtifactFiles: " + *err;
+        return false;
+      }
       if (with_birth.birth_artifact_id.empty()) {
         with_birth.birth_artifact_id = result.id;
       }
       final_manifest.Add(with_birth);
-      std::string url = Str(node, "uploadUrl");
+      const json& node_json = node.value();
       if (url.empty()) {  // The server already stores this content.
         ++stats_.files_skipped;
         continue;
@@ -385,7 +411,7 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
       t.path = e.path;
       t.url = url;
       t.size = e.size;
-      if (!ParseUploadHeaders(Member(node, "uploadHeaders"), &t.headers, err)) {
+      if (!ParseUploadHeaders(Member(node_json, "uploadHeaders"), &t.headers, err)) {
         *err = "createArtifactFiles: " + e.path + ": " + *err;
         return false;
       }
@@ -444,9 +470,16 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
                    &data, err)) {
     return false;
   }
-  const json& committed = Member(Member(data, "commitArtifact"), "artifact");
-  result.version_index = IntOr(committed, "versionIndex", -1);
-  result.aliases = AliasList(Member(committed, "aliases"), upload.name);
+  JsonFields<json> commit_reply(data), commit(data), committed(data);
+  const json* committed_aliases = nullptr;
+  if (!commit_reply.Object("commitArtifact", &commit, err) ||
+      !commit.Object("artifact", &committed, err) ||
+      !committed.Int("versionIndex", &result.version_index, err, Field::kOptional) ||
+      !committed.Array("aliases", &committed_aliases, err, Field::kOptional)) {
+    *err = "CommitArtifact: " + *err;
+    return false;
+  }
+  result.aliases = AliasList(*committed_aliases, upload.name);
   if (!EnsureAliases(client_, upload, result.id, &result.aliases, err)) {
     return false;
   }

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -337,6 +338,63 @@ TEST(WandbSinkTest, MismatchedFileEdgesAreAnError) {
   std::string err;
   EXPECT_FALSE(sink.Publish(u, &out, &err));
   EXPECT_EQ(err, "createArtifactFiles: the server answered 0 files for 2");
+}
+
+TEST(WandbSinkTest, RepliesOfWrongTypesAreNamedNotThrown) {
+  struct Damage {
+    const char* op;
+    std::function<void(json*)> damage;
+    const char* message;
+  };
+  std::vector<Damage> cases = {
+      {"UpsertBucket", [](json* d) { (*d)["upsertBucket"]["bucket"] = nullptr; },
+       "creating the run that owns the artifacts: UpsertBucket: field upsertBucket.bucket must "
+       "be an object"},
+      {"UpsertBucket", [](json* d) { (*d)["upsertBucket"]["bucket"]["id"] = 7; },
+       "creating the run that owns the artifacts: UpsertBucket: field upsertBucket.bucket.id "
+       "must be a string"},
+      {"CreateArtifact", [](json* d) { (*d)["createArtifact"]["artifact"]["state"] = true; },
+       "CreateArtifact: field createArtifact.artifact.state must be a string"},
+      {"CreateArtifact",
+       [](json* d) { (*d)["createArtifact"]["artifact"]["artifactSequence"] = "s"; },
+       "CreateArtifact: field createArtifact.artifact.artifactSequence must be an object"},
+      {"CreateArtifactFiles",
+       [](json* d) { (*d)["createArtifactFiles"]["files"]["edges"][0]["node"]["uploadUrl"] = 5; },
+       "CreateArtifactFiles: field createArtifactFiles.files.edges[0].node.uploadUrl must be a "
+       "string"},
+      {"CreateArtifactFiles",
+       [](json* d) { (*d)["createArtifactFiles"]["files"]["edges"][1] = nullptr; },
+       "CreateArtifactFiles: field createArtifactFiles.files.edges[1] must be an object"},
+      {"CommitArtifact", [](json* d) { (*d)["commitArtifact"]["artifact"]["versionIndex"] = "3"; },
+       "CommitArtifact: field commitArtifact.artifact.versionIndex must be an integer"},
+      {"CommitArtifact", [](json* d) { (*d)["commitArtifact"]["artifact"]["aliases"] = nullptr; },
+       ""},  // null aliases: none
+  };
+  for (const Damage& c : cases) {
+    ScriptedServer server;
+    Harness h([&](const HttpRequest& req, HttpResponse* r, std::string*) {
+      bool ok = server.Handle(req, r);
+      if (req.method == "POST" && req.url.find("/graphql") != std::string::npos &&
+          json::parse(req.body)["operationName"] == c.op) {
+        json reply = json::parse(r->body);
+        c.damage(&reply["data"]);
+        r->body = reply.dump();
+      }
+      return ok;
+    });
+    ScopedTempDir dir;
+    ArtifactUpload u = MakeUpload(dir, 1);
+    WandbSink sink(h.client.get());
+    PublishedArtifact out;
+    std::string err;
+    bool published = sink.Publish(u, &out, &err);
+    if (*c.message == '\0') {
+      EXPECT_TRUE(published) << err;
+      continue;
+    }
+    EXPECT_FALSE(published) << c.message;
+    EXPECT_EQ(err, c.message);
+  }
 }
 
 }  // namespace

@@ -213,6 +213,69 @@ def show_errors(ctx):
     u.check_store_unchanged(before, case.store, "failed show and ls")
 
 
+def damaged_store_files(ctx):
+    """Store files of the wrong types (a run record with "id": null, an alias that is no index)
+    are named with their field, never an abort."""
+    case, p = published_case(ctx, "damaged-types")
+    run_dir = os.path.join(case.store.root, "entities", "local", "projects", "mnist", "runs",
+                           "run00001")
+    os.makedirs(run_dir)
+    h.write_file(os.path.join(run_dir, "run.json"),
+                 '{"id": null, "job": "train-job", "state": "finished"}\n')
+    # A damaged run is skipped with a warning naming its field; the job is still shown.
+    proc = case.tool("show", "train-job", check=False)
+    check_equal(proc.returncode, 0, "exit code of show with a damaged run record")
+    warnings = proc.stderr.strip().splitlines()
+    check(len(warnings) == 1 and "run00001" in warnings[0] and
+          "field id must be a string" in warnings[0], "show's warnings: %r" % warnings)
+    check("train-job" in proc.stdout, proc.stdout)
+    os.remove(os.path.join(run_dir, "run.json"))
+    aliases = os.path.join(case.store.job("train-job").path, "aliases.json")
+    h.write_file(aliases, '{"latest": null}\n')
+    proc = case.tool("show", "train-job", check=False)
+    one_error(proc, "show with a damaged aliases.json", ["aliases.json", "latest"])
+    check_equal(proc.returncode, 1, "exit code of show with a damaged aliases.json")
+
+
+def ci_without_key(ctx):
+    """In CI, with WANDB_MODE=online or --ci-aliases, a missing API key is an error naming the
+    fix, never a publish into a local store that is thrown away with the runner."""
+    case = u.Case(ctx, "ci-no-key")
+    p = u.two_job_project(case)
+    p.build("job-bundle")
+    bundle = p.bundle("train")
+    store = u.Store(case.path("store-ci"))
+    failures = []
+    for what, changes, extra in (
+            ("GITHUB_ACTIONS=true", {"GITHUB_ACTIONS": "true"}, []),
+            ("GITLAB_CI=true", {"GITLAB_CI": "true"}, []),
+            ("CI=true", {"CI": "true"}, []),
+            ("WANDB_MODE=online", {"WANDB_MODE": "online"}, []),
+            ("--ci-aliases", {}, ["--ci-aliases", "--default-branch", "main"])):
+        env = case.env_with(WANDB_MODE=None, WANDB_API_KEY=None, WANDB_JOB_STORE=store.root,
+                            **changes)
+        try:
+            proc = case.tool("publish", *(extra + [bundle]), env=env, check=False)
+            line = one_error(proc, "publish with %s and no key" % what,
+                             [what.split(" ")[0], "WANDB_API_KEY", "--store", "WANDB_MODE=offline"])
+            check_equal(proc.returncode, 1, "exit code of publish with %s and no key: %s"
+                        % (what, line))
+            check(not store.exists() or not store.collections(), "publish with %s and no key "
+                  "wrote the local store" % what)
+        except u.Failure as e:
+            failures.append(str(e))
+    check(not failures, "\n".join(failures))
+    # Choosing the local store on purpose still works in CI.
+    ci = case.env_with(WANDB_MODE=None, WANDB_API_KEY=None, GITHUB_ACTIONS="true")
+    case.tool("publish", "--store", store.root, bundle, env=ci)
+    check_equal(len(store.collections("job")), 1, "jobs published with --store in CI")
+    offline = case.env_with(WANDB_MODE="offline", WANDB_API_KEY=None, CI="true",
+                            WANDB_JOB_STORE=case.path("store-offline"))
+    case.tool("publish", bundle, env=offline)
+    check_equal(len(u.Store(case.path("store-offline")).collections("job")), 1,
+                "jobs published with WANDB_MODE=offline in CI")
+
+
 def no_secret(ctx):
     case = u.Case(ctx, "secret")
     env = case.env_with(WANDB_API_KEY=FAKE_KEY, WANDB_MODE="offline")
@@ -277,6 +340,8 @@ CASES = [
     ("same-size corruption publishes nothing", same_size_corruption),
     ("unwritable store", unwritable_store),
     ("show errors", show_errors),
+    ("damaged store files of wrong types", damaged_store_files),
+    ("CI without an API key is an error", ci_without_key),
     ("no secret printed or stored", no_secret),
 ]
 

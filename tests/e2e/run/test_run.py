@@ -280,6 +280,11 @@ def case_exec(env):
     check(p.stdout.strip() == 'ran with {"a":1}', p.stdout)
     check("not reporting the run" in p.stderr and "running the program unreported" in p.stderr,
           p.stderr)
+    # A bad run ID or job reference is refused before the program runs.
+    p = env.wj("exec", "--run-id", "../x", "--", "true", check_rc=2)
+    check("invalid run ID '../x'" in p.stderr, p.stderr)
+    p = env.wj("exec", "--job", "a/b/c/d", "--", "true", check_rc=2)
+    check("job a/b/c/d: " in p.stderr, p.stderr)
     # A program that cannot start: exit 127 and one error line.
     p = env.wj("exec", "--", os.path.join(env.root, "missing"), check_rc=127)
     check("cannot run" in p.stderr, p.stderr)
