@@ -419,25 +419,22 @@ class StoreReporter : public RunReporter {
         Warning("the run's job is not in the local store: %s", why.c_str());
       }
     }
-    // The inputs are sound; a store that cannot be written only costs the record, never the run.
-    std::string dir, why;
-    if (!store_->RunDir(run_.entity, run_.project, run_.id, &dir, &why)) {
-      return Disable(why);
+    std::string dir;
+    if (!store_->RunDir(run_.entity, run_.project, run_.id, &dir, err)) {
+      return false;
     }
     output_fd_ = open((dir + "/output.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
                       0644);
     history_fd_ = open((dir + "/history.jsonl").c_str(),
                        O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (output_fd_ < 0 || history_fd_ < 0) {
-      return Disable("opening the run's files in " + dir + ": " + strerror(errno));
+      *err = "opening the run's files in " + dir + ": " + strerror(errno);
+      return false;
     }
-    return store_->WriteRun(run_, &why) || Disable(why);
+    return store_->WriteRun(run_, err);
   }
 
   bool Output(OutputStream, std::string_view data, std::string* err) override {
-    if (disabled_) {
-      return true;
-    }
     if (!WriteAll(output_fd_, data)) {
       *err = std::string("writing output.log: ") + strerror(errno);
       return false;
@@ -457,7 +454,7 @@ class StoreReporter : public RunReporter {
       }
     }
     ++history_rows_;
-    if (!disabled_ && !WriteAll(history_fd_, row.dump() + "\n")) {
+    if (!WriteAll(history_fd_, row.dump() + "\n")) {
       *err = std::string("writing history.jsonl: ") + strerror(errno);
       return false;
     }
@@ -487,18 +484,11 @@ class StoreReporter : public RunReporter {
     run_.finished_at = NowRfc3339();
     run_.summary = summary_.dump();
     run_.history_rows = history_rows_;
-    return disabled_ || store_->WriteRun(run_, err);
+    return store_->WriteRun(run_, err);
   }
 
  private:
-  bool Disable(const std::string& why) {
-    Warning("not reporting the run: %s; running the program unreported", why.c_str());
-    disabled_ = true;
-    return true;
-  }
-
   const JobStore* store_;
-  bool disabled_ = false;
   RunRecord run_;
   int output_fd_ = -1, history_fd_ = -1;
   int history_rows_ = 0;
