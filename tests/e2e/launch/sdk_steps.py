@@ -30,6 +30,7 @@ def main():
     try:
         job = wandb.Api().job(job_ref, path=os.path.join(os.environ["WANDB_DIR"], "job"))
         out["job"] = {"name": job.name, "source_type": job._job_info.get("source_type"),
+                      "git": job._job_info.get("source", {}).get("git"),
                       "entrypoint": job._entrypoint, "input_types": job._input_types.to_json()}
 
         step = "project"

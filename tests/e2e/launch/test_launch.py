@@ -152,8 +152,7 @@ class World:
         build = os.path.join(self.ctx.fresh_dir("b"), "build")
         env = self.publish_env()
         self.ctx.run(["cmake", "-S", repo.path, "-B", build, "-G", "Ninja",
-                      "-DCMAKE_BUILD_TYPE=Release", "-DWANDB_JOB_TOOL=%s" % self.ctx.tool],
-                     env=env)
+                      "-DCMAKE_BUILD_TYPE=Release"] + self.ctx.consume_args("package"), env=env)
         out = self.ctx.build(build, target="job-publish", env=env)
         versions = self.fake.versions(JOB, entity=ENTITY, project=PROJECT)
         h.check(versions, "no job %s on the fake after job-publish:\n%s%s" %
@@ -225,16 +224,15 @@ class World:
                 "output.log of the run does not show the override: %s" % out)
 
 
-def project_repo(ctx, job_args, remote=REMOTE, extra_files=None):
+def project_repo(ctx, job_args, remote=REMOTE):
+    """The README quickstart's project: find_package(WandbJob), one program, one job."""
     cmake = ("cmake_minimum_required(VERSION 3.25)\n"
-             "project(launchdemo LANGUAGES CXX)\n"
-             "include(\"%s/cmake/WandbJob.cmake\")\n"
+             "project(launchdemo LANGUAGES CXX)\n%s"
              "add_executable(train train.cc)\n"
              "wandb_add_job(train NAME %s CONFIG lr=0.01 ARGS --lr {lr} %s)\n"
-             % (ctx.source_dir, JOB, job_args))
-    files = {"CMakeLists.txt": cmake, "train.cc": TRAIN_CC}
-    files.update(extra_files or {})
-    return ctx.new_repo("project", files, remote=remote)
+             % (h.consume_block("package"), JOB, job_args))
+    return ctx.new_repo("project", {"CMakeLists.txt": cmake, "train.cc": TRAIN_CC},
+                        remote=remote)
 
 
 def run_id_for(case):
@@ -310,6 +308,9 @@ def case_repo(ctx):
         version = world.publish(repo, "")
         run_id = run_id_for("repo")
         steps = world.sdk_steps(run_id, LAUNCH_CONFIG)
+        h.check_equal(steps["job"]["git"]["remote"], REMOTE, "the job's git remote")
+        h.check("train.cc" in steps["project"]["files"],
+                "the agent's clone lacks the program: %s" % steps["project"]["files"])
         check_steps(steps, "repo")
         out = world.launch(run_id, 0.5)
         world.check_run(run_id, 0.5, version["versionIndex"], out)
