@@ -219,6 +219,8 @@ class World:
         h.check_equal(config.get("lr", {}).get("value"), lr, "lr in the run's config %s" % config)
         h.check_equal([u["name"] for u in run["used"]], ["%s:v%d" % (JOB, version)],
                       "jobs used by the run")
+        h.check("training with lr=%s" % lr in launch_output,
+                "the container's output does not show the override:\n" + launch_output)
         out = run["files"].get("output.log", [])
         h.check(any(line.endswith("training with lr=%s" % lr) for line in out),
                 "output.log of the run does not show the override: %s" % out)
