@@ -18,7 +18,8 @@ launch config, marked as using the job, and with the program's output showing th
 Cases: image (pushed to a local docker-registry, pulled by the agent), artifact (the code artifact
 built by the agent on debian:12), repo (cloned by the agent from a local bare repository through
 git's url.<base>.insteadOf; the job records an https remote). debian:12 is made by base_image.sh
-with debootstrap from this machine's Debian mirror and cached outside the repository.
+with debootstrap from this machine's Debian mirror and cached outside the repository; the case
+base_image checks that script's mirror lookup and its failure.
 
 Skips (125) when not root or when podman, podman-docker, debootstrap, docker-registry,
 graphql-core, W&B's SDK or WANDB_GRAPHQL_SCHEMA (the fake answers the SDK's schema introspection
@@ -320,7 +321,53 @@ def case_repo(ctx):
         world.stop()
 
 
+def case_base_image(ctx):
+    """base_image.sh's mirror comes from apt's sources in either form, and its failures are one
+    clear line that leave nothing in the cache."""
+    script = os.path.join(HERE, "base_image.sh")
+
+    def mirror(files):
+        etc = ctx.fresh_dir("apt")
+        for rel, text in files.items():
+            h.write_file(os.path.join(etc, rel), text)
+        return ctx.run([script, "--print-mirror"], check=False,
+                       extra_env={"WANDB_JOB_TEST_APT_ETC": etc})
+
+    deb822 = ("Types: deb-src\nURIs: http://src.example/debian\nSuites: bookworm\n"
+              "Components: main\n\n"
+              "Types: deb\nURIs: http://security.example/debian-security\n"
+              "Suites: bookworm-security\nComponents: main\n\n"
+              "Types: deb\nURIs: http://mirror.example/debian http://other.example/debian\n"
+              "Suites: bookworm bookworm-updates\nComponents: main\n")
+    proc = mirror({"sources.list.d/debian.sources": deb822})
+    h.check_equal(proc.stdout, "http://mirror.example/debian\n", "mirror of a deb822 source")
+    proc = mirror({"sources.list": "# a comment\ndeb-src http://src.example/debian bookworm main\n"
+                                   "deb [signed-by=/k.gpg] http://line.example/debian bookworm "
+                                   "main\n"})
+    h.check_equal(proc.stdout, "http://line.example/debian\n", "mirror of a one-line source")
+    proc = mirror({"sources.list": "deb http://old.example/debian bullseye main\n"})
+    h.check(proc.returncode == 1 and proc.stdout == "", "no bookworm source: %r" % (proc,))
+    h.check("no Debian bookworm source" in proc.stderr and
+            "WANDB_JOB_TEST_DEBIAN_MIRROR" in proc.stderr, proc.stderr)
+    proc = ctx.run([script, "--bogus"], check=False)
+    h.check(proc.returncode == 2 and "unknown argument '--bogus'" in proc.stderr, proc.stderr)
+
+    if os.geteuid() != 0 or shutil.which("debootstrap") is None or \
+            shutil.which("podman") is None:
+        raise h.Skip("the failing debootstrap needs root, debootstrap and podman")
+    cache = ctx.fresh_dir("cache")
+    dead = "http://127.0.0.1:%d/debian" % h.free_port()
+    proc = ctx.run([script], check=False, timeout=300,
+                   extra_env={"WANDB_JOB_TEST_CACHE": cache, "WANDB_JOB_TEST_DEBIAN_MIRROR": dead})
+    h.check_equal(proc.returncode, 1, "exit code with an unreachable mirror:\n" + proc.stderr)
+    last = proc.stderr.strip().splitlines()[-1]
+    h.check("debootstrap from %s failed" % dead in last and "WANDB_JOB_TEST_DEBIAN_MIRROR" in last,
+            "the last line: %r" % last)
+    h.check_equal(sorted(os.listdir(cache)), ["lock"], "the cache after a failed debootstrap")
+
+
 if __name__ == "__main__":
-    all_cases = {"image": case_image, "artifact": case_artifact, "repo": case_repo}
+    all_cases = {"image": case_image, "artifact": case_artifact, "repo": case_repo,
+                 "base_image": case_base_image}
     picked = sys.argv[4:] or sorted(all_cases)
     h.main("launch", [(c, all_cases[c]) for c in picked])
