@@ -130,7 +130,18 @@ class World:
             raise h.Failure("base_image.sh failed:\n" + proc.stderr)
         print("debian:12 base image ready in %.1fs" % (time.monotonic() - start))
 
+    def untag_built_images(self):
+        """W&B's builder reuses an image whose tag exists, and the tag hashes only the job's name,
+        version and Dockerfile: an image of an earlier run (other code, another wandb-job) would
+        be run as is. Untagged, its layers stay as the build cache."""
+        proc = self.ctx.run(["podman", "images", "--format", "{{.Repository}}:{{.Tag}}",
+                             "--filter", "reference=localhost/%s__%s__%s" % (ENTITY, PROJECT, JOB)],
+                            extra_env=self.container_env)
+        for ref in proc.stdout.split():
+            self.ctx.run(["podman", "untag", ref], extra_env=self.container_env)
+
     def stop(self):
+        self.untag_built_images()
         for ref in self.pulled:
             self.ctx.run(["podman", "rmi", "-f", ref], check=False,
                          extra_env=self.container_env)
@@ -197,6 +208,7 @@ class World:
                "-j", "%s/%s/%s:latest" % (ENTITY, PROJECT, JOB),
                "-e", ENTITY, "-p", PROJECT, "--resource", "local-container",
                "-c", json.dumps(spec), "-R", json.dumps({"local-container": {"network": "host"}})]
+        self.untag_built_images()
         start = time.monotonic()
         proc = self.ctx.run(cmd, env=self.sdk_env(), check=False, timeout=1800)
         print("wandb launch: %.1fs" % (time.monotonic() - start))
