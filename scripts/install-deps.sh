@@ -15,6 +15,12 @@ packages=(
   python3-graphql-core
   # scripts/fuzz-and-sanitize.sh: clang with libFuzzer and the sanitizer runtimes
   clang-14 libclang-rt-14-dev
+  # launch conformance: W&B's SDK with Debian's python3, podman as its `docker`, debootstrap
+  # for the debian:12 base image
+  podman podman-docker debootstrap
+  python3-requests python3-click python3-git python3-yaml python3-psutil python3-sentry-sdk
+  python3-setproctitle python3-dockerpycreds python3-platformdirs python3-protobuf
+  python3-typing-extensions python3-six
 )
 
 missing=()

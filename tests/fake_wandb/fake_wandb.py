@@ -290,21 +290,41 @@ class FakeWandb:
                 self.writes.append("%s %s" % (op.operation.value, op_name or ""))
             data = {}
             name = ""
+            introspection = None
+            fragments = {d.name.value: d for d in doc.definitions
+                         if isinstance(d, graphql.FragmentDefinitionNode)}
             try:
                 for sel in op.selection_set.selections:
                     if not _included(sel, variables):
                         continue
                     name = sel.name.value
+                    if name.startswith("__"):
+                        # W&B's SDK asks the server's schema which fields it knows.
+                        if introspection is None:
+                            introspection = self.introspect(doc, variables, op_name)
+                        key = sel.alias.value if sel.alias else name
+                        data[key] = introspection.get(key)
+                        continue
                     args = {a.name.value: value_from_ast_untyped(a.value, variables)
                             for a in sel.arguments}
                     resolver = getattr(self, "r_" + name, None)
                     if resolver is None:
                         raise FakeError("the fake does not implement %s" % name)
                     key = sel.alias.value if sel.alias else name
-                    data[key] = _select(resolver(**args), sel.selection_set, variables)
+                    data[key] = _select(resolver(**args), sel.selection_set, variables,
+                                        fragments)
             except FakeError as e:
                 return 200, {"data": None, "errors": [{"message": str(e), "path": [name]}]}
         return 200, {"data": data}
+
+    def introspect(self, doc, variables, op_name):
+        """The introspection fields (__type, __schema) of a document, answered from the schema;
+        without one, every type is unknown (null)."""
+        if self.schema is None:
+            return {}
+        result = graphql.execute(self.schema, doc, variable_values=variables,
+                                 operation_name=op_name)
+        return result.data or {}
 
     # Root resolvers: r_<field>(**args) -> plain values, dicts and callables (field args).
 
@@ -563,7 +583,8 @@ class FakeWandb:
             return None
         return {"id": node_id("Project", 1), "name": p, "entityName": e,
                 "artifactType": lambda name: self.type_obj(e, p, name),
-                "artifact": lambda name: self.artifact_by_name(e, p, name),
+                "artifact": lambda name: self.artifact_obj_or_none(
+                    self.artifact_by_name(e, p, name)),
                 "artifactCollectionMembership": lambda name: self.membership(e, p, name),
                 "run": lambda name: self.run_obj(e, p, name)}
 
@@ -588,6 +609,9 @@ class FakeWandb:
         return {"id": node_id("Membership", 1), "versionIndex": a["versionIndex"],
                 "aliases": self.artifact_obj(a)["aliases"], "artifact": self.artifact_obj(a)}
 
+    def artifact_obj_or_none(self, a):
+        return self.artifact_obj(a) if a else None
+
     def r_artifact(self, id):
         a = self.artifacts.get(id)
         return self.artifact_obj(a) if a else None
@@ -611,10 +635,14 @@ class FakeWandb:
         latest = max(committed, key=lambda v: v["versionIndex"]) if committed else None
         return {"__typename": "ArtifactSequence", "id": s["id"], "name": s["name"],
                 "createdAt": s["createdAt"], "state": "READY",
+                "project": self.project_ref(s["entity"], s["project"]),
                 "latestArtifact": lambda: self.artifact_obj(latest) if latest else None,
                 "artifacts": lambda **kw: _connection(
                     [self.artifact_obj(v) for v in sorted(
                         s["versions"], key=lambda v: -(v["versionIndex"] or 0))], kw)}
+
+    def project_ref(self, e, p):
+        return {"id": node_id("Project", 1), "name": p, "entityName": e}
 
     def artifact_obj(self, a):
         def files(names=None, first=None, after=None):
@@ -630,7 +658,14 @@ class FakeWandb:
             "versionIndex": a["versionIndex"], "description": a["description"],
             "metadata": a["metadata"], "createdAt": a["createdAt"],
             "aliases": [{"id": node_id("Alias", 1), "alias": x,
-                         "artifactCollectionName": a["collection"]} for x in a["aliases"]],
+                         "artifactCollectionName": a["collection"],
+                         "artifactCollection": lambda: self.sequence_obj(self.sequence_of(a))}
+                        for x in a["aliases"]],
+            # What W&B's SDK reads of a version besides (public API, ArtifactFragment).
+            "artifactType": {"id": node_id("ArtifactType", 1), "name": a["type"]},
+            "ttlDurationSeconds": -1, "ttlIsInherited": True, "tags": [],
+            "commitHash": a["digest"][:20], "fileCount": len(a.get("manifestContents") or {}),
+            "updatedAt": a["createdAt"],
             "artifactSequence": lambda: self.sequence_obj(self.sequence_of(a)),
             "currentManifest": ({"id": a["manifest"]["id"], "file": {
                 "directUrl": self.storage_url("manifest", _urlsafe(a["id"]))}}
@@ -685,20 +720,25 @@ def _included(sel, variables):
     return True
 
 
-def _select(value, selection_set, variables):
-    """The part of `value` a selection set asks for: what a GraphQL server returns."""
+def _select(value, selection_set, variables, fragments=None):
+    """The part of `value` a selection set asks for: what a GraphQL server returns. Fragments
+    (named or inline) apply whatever their type condition (the fake's values are untyped)."""
     if callable(value):
         value = value()
     if selection_set is None or value is None:
         return value
     if isinstance(value, list):
-        return [_select(v, selection_set, variables) for v in value]
+        return [_select(v, selection_set, variables, fragments) for v in value]
     out = {}
     for sel in selection_set.selections:
         if not _included(sel, variables):
             continue
         if isinstance(sel, graphql.InlineFragmentNode):
-            out.update(_select(value, sel.selection_set, variables))
+            out.update(_select(value, sel.selection_set, variables, fragments))
+            continue
+        if isinstance(sel, graphql.FragmentSpreadNode):
+            out.update(_select(value, fragments[sel.name.value].selection_set, variables,
+                               fragments))
             continue
         name = sel.name.value
         key = sel.alias.value if sel.alias else name
@@ -710,7 +750,7 @@ def _select(value, selection_set, variables):
             args = {a.name.value: value_from_ast_untyped(a.value, variables)
                     for a in sel.arguments}
             field = field(**args)
-        out[key] = _select(field, sel.selection_set, variables)
+        out[key] = _select(field, sel.selection_set, variables, fragments)
     return out
 
 
