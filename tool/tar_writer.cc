@@ -132,9 +132,11 @@ bool WriteTar(std::vector<TarEntry> entries, int64_t mtime, const TarSink& sink,
     by_path.emplace(p.path, std::move(p));
   }
 
+  // Declared before the archive: freeing an archive that was not closed (an error path) still
+  // flushes through WriteCallback, which must find the state alive.
+  SinkState state{&sink, ""};
   std::unique_ptr<struct archive, decltype(&archive_write_free)> a(archive_write_new(),
                                                                     &archive_write_free);
-  SinkState state{&sink, ""};
   archive_write_set_format_pax_restricted(a.get());
   archive_write_add_filter_none(a.get());
   // No padding to a 10 KiB record: the stream ends after the two zero blocks.
