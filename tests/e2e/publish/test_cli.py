@@ -226,8 +226,8 @@ def damaged_store_files(ctx):
     proc = case.tool("show", "train-job", check=False)
     check_equal(proc.returncode, 0, "exit code of show with a damaged run record")
     warnings = proc.stderr.strip().splitlines()
-    check(len(warnings) == 1 and "run00001" in warnings[0] and
-          "field id must be a string" in warnings[0], "show's warnings: %r" % warnings)
+    check(warnings and all("run00001" in w and "field id must be a string" in w
+                           for w in warnings), "show's warnings: %r" % warnings)
     check("train-job" in proc.stdout, proc.stdout)
     os.remove(os.path.join(run_dir, "run.json"))
     aliases = os.path.join(case.store.job("train-job").path, "aliases.json")
@@ -252,8 +252,8 @@ def ci_without_key(ctx):
             ("CI=true", {"CI": "true"}, []),
             ("WANDB_MODE=online", {"WANDB_MODE": "online"}, []),
             ("--ci-aliases", {}, ["--ci-aliases", "--default-branch", "main"])):
-        env = case.env_with(WANDB_MODE=None, WANDB_API_KEY=None, WANDB_JOB_STORE=store.root,
-                            **changes)
+        env = case.env_with(**dict({"WANDB_MODE": None, "WANDB_API_KEY": None,
+                                    "WANDB_JOB_STORE": store.root}, **changes))
         try:
             proc = case.tool("publish", *(extra + [bundle]), env=env, check=False)
             line = one_error(proc, "publish with %s and no key" % what,
