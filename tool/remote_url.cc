@@ -41,41 +41,71 @@ bool IsLocalPathForm(std::string_view url) {
   return colon == std::string_view::npos || (slash != std::string_view::npos && slash < colon);
 }
 
-/// True when `authority` has no userinfo and its ":port" is not a number (nor an IPv6 literal).
-bool HasBadPort(std::string_view authority) {
-  if (authority.find('@') != std::string_view::npos ||
-      authority.find('[') != std::string_view::npos) {
+/// True when `host_port` reads as "host", "host:digits", "[v6]" or "[v6]:digits".
+bool IsHostPort(std::string_view host_port) {
+  if (host_port.find('@') != std::string_view::npos) {
     return false;
   }
-  size_t colon = authority.find(':');
-  if (colon == std::string_view::npos) {
-    return false;
+  size_t port_colon = std::string_view::npos;
+  if (!host_port.empty() && host_port[0] == '[') {
+    size_t close = host_port.find(']');
+    if (close == std::string_view::npos) {
+      return false;
+    }
+    if (close + 1 < host_port.size()) {
+      if (host_port[close + 1] != ':') {
+        return false;
+      }
+      port_colon = close + 1;
+    }
+  } else {
+    port_colon = host_port.find(':');
   }
-  for (char c : authority.substr(colon + 1)) {
+  if (port_colon == std::string_view::npos) {
+    return true;
+  }
+  for (char c : host_port.substr(port_colon + 1)) {
     if (!std::isdigit(static_cast<unsigned char>(c))) {
-      return true;
+      return false;
     }
   }
-  return false;
+  return true;
+}
+
+/// True when `authority` is "[userinfo@]host[:port]", the userinfo ending at its last '@'.
+bool IsAuthority(std::string_view authority) {
+  size_t at = authority.rfind('@');
+  return IsHostPort(at == std::string_view::npos ? authority : authority.substr(at + 1));
 }
 
 /// "scheme://[userinfo@]host[:port][/path][?query][#fragment]"
+///
+/// Git and curl end the authority at the first '/', '?' or '#' after "//" and the userinfo at
+/// the last '@' within it (RFC 3986); a URL they can use is read the same way here, so what goes
+/// is exactly what git would send as credentials. A password holding an unencoded '/', '?' or
+/// '#' cuts that authority short and leaves "user:pa" as a host with a port that is no number:
+/// git cannot use such a URL, but the password must still go, so the userinfo then ends at the
+/// first later '@' that a well-formed host[:port] follows. A reading that is well-formed but
+/// not what was meant ("user:12/ss@host", whose port is a number) cannot be told apart from a
+/// real host and port, and is kept as git reads it.
 std::string StripUrlForm(std::string_view url, const std::string& scheme) {
   if (scheme == "file") {
     return std::string(url);  // a path on this machine: nothing secret, '?' may be part of it
   }
+  constexpr auto npos = std::string_view::npos;
   size_t auth_begin = url.find("://") + 3;
   size_t auth_end = url.find_first_of("/?#", auth_begin);
-  if (auth_end == std::string_view::npos) {
+  if (auth_end == npos) {
     auth_end = url.size();
   }
-  if (HasBadPort(url.substr(auth_begin, auth_end - auth_begin))) {
-    // "user:pa/ss@host": an unencoded '/' in the password cut the authority short. The
-    // userinfo must still go, so it ends at the last '@' before any query or fragment.
-    size_t at = url.substr(0, url.find_first_of("?#", auth_begin)).rfind('@');
-    if (at != std::string_view::npos && at > auth_end) {
-      auth_end = url.find_first_of("/?#", at);
-      auth_end = auth_end == std::string_view::npos ? url.size() : auth_end;
+  if (!IsAuthority(url.substr(auth_begin, auth_end - auth_begin))) {
+    for (size_t at = url.find('@', auth_end); at != npos; at = url.find('@', at + 1)) {
+      size_t host_end = url.find_first_of("/?#", at + 1);
+      host_end = host_end == npos ? url.size() : host_end;
+      if (IsHostPort(url.substr(at + 1, host_end - at - 1))) {
+        auth_end = host_end;
+        break;
+      }
     }
   }
   std::string_view authority = url.substr(auth_begin, auth_end - auth_begin);

@@ -21,7 +21,19 @@ const StripCase kStripCases[] = {
     {"https://user:p@ss@github.com/acme/t.git", "https://github.com/acme/t.git"},
     {"https://user:pa/ss@github.com/acme/t.git", "https://github.com/acme/t.git"},
     {"https://user:pa/ss@github.com/acme/t.git?x=@y", "https://github.com/acme/t.git"},
+    // A password with an unencoded '?', '#', '/' or '@': the whole userinfo goes.
+    {"https://user:pa?ss@host/o/r", "https://host/o/r"},
+    {"https://user:pa#ss@host/o/r", "https://host/o/r"},
+    {"https://user:pa?ss@host", "https://host"},
+    {"https://user:pa/s?s#x@host:8443/o/r?q=1", "https://host:8443/o/r"},
+    {"https://us@er:pa?s@s@host/o/r", "https://host/o/r"},
+    {"https://user:pa/ss@s@host/o/r", "https://host/o/r"},
+    {"https://user:pa?ss@Host/o/r@v1.git", "https://host/o/r@v1.git"},
+    {"https://user:pa?ss@[::1]:8443/o", "https://[::1]:8443/o"},
+    {"ssh://git:pa?ss@host/p.git", "ssh://git@host/p.git"},
     {"https://github.com/acme/t@v1.git", "https://github.com/acme/t@v1.git"},
+    {"https://git.example.com:8443/acme/t@v1.git", "https://git.example.com:8443/acme/t@v1.git"},
+    {"https://user:tok@github.com/acme/t@v1.git", "https://github.com/acme/t@v1.git"},
     {"https://github.com/acme/t.git", "https://github.com/acme/t.git"},
     {"https://user:tok@git.example.com:8443/acme/t.git", "https://git.example.com:8443/acme/t.git"},
     {"HTTPS://GitHub.COM/Acme/T.git", "https://github.com/Acme/T.git"},
@@ -75,7 +87,8 @@ TEST(RemoteUrlTest, StripUrlCredentials) {
 TEST(RemoteUrlTest, StrippedUrlsNeverContainTheSecrets) {
   for (const StripCase& c : kStripCases) {
     std::string out = StripUrlCredentials(c.in);
-    for (const char* secret : {"ghp_secret", "TOKEN", "tok@", "pw@", "private_token", ":@"}) {
+    for (const char* secret : {"ghp_secret", "TOKEN", "tok@", "pw@", "private_token", ":@",
+                               "user:", "pa?", "pa#", "pa/", "p@ss"}) {
       EXPECT_EQ(out.find(secret), std::string::npos) << c.in << " -> " << out;
     }
   }
@@ -95,6 +108,24 @@ TEST(RemoteUrlTest, StripIsIdempotentOnFuzzInput) {
   ASSERT_EQ(input.size(), 40u);
   std::string once = StripUrlCredentials(input);
   EXPECT_EQ(StripUrlCredentials(once), once);
+}
+
+// Well-formed both ways: git sends the password "p" to host "ss", and so only "p" goes. A real
+// remote with '@' in its path has the same shape, so it is read as git reads it.
+TEST(RemoteUrlTest, AmbiguousUrlsAreReadAsGitReadsThem) {
+  EXPECT_EQ(StripUrlCredentials("https://user:p@ss/w@host/o"), "https://ss/w@host/o");
+  EXPECT_EQ(StripUrlCredentials("https://user:12/w@host/o"), "https://user:12/w@host/o");
+}
+
+// Inputs of the shapes the fuzzer explores: delimiters and '@' in every order.
+TEST(RemoteUrlTest, StripIsIdempotentOnDelimiterMixes) {
+  for (const char* in :
+       {"https://a:b?c@d?e@f/g", "https://a:b/c#d@e@f:1/g@h?i@j", "https://[a/b@c/d",
+        "https://[a?b@[::1]/d", "ssh://[a/b@host/p", "ssh://a:b?c@d@e/f", "https://@/@/@",
+        "https://a:b/@", "https://:/?#@", "git://a:x/y@b:c@d/e", "https://a:1?@b:2#@c:x/"}) {
+    std::string once = StripUrlCredentials(in);
+    EXPECT_EQ(StripUrlCredentials(once), once) << in << " -> " << once;
+  }
 }
 
 TEST(RemoteUrlTest, ClassifyRemote) {
