@@ -5,6 +5,7 @@
 
 #include "file_util.h"
 #include "hash.h"
+#include "remote_url.h"
 
 namespace wandb_job {
 namespace {
@@ -117,15 +118,20 @@ bool ParseWandbMode(std::string_view text, WandbMode* out, std::string* err) {
 }
 
 bool NormalizeBaseUrl(std::string_view url, std::string* out, std::string* err) {
-  std::string u(url);
-  while (!u.empty() && u.back() == '/') {
-    u.pop_back();
-  }
-  std::string lower = Lower(u);
+  std::string lower = Lower(url);
   bool https = lower.rfind("https://", 0) == 0;
   if (!https && lower.rfind("http://", 0) != 0) {
-    *err = "WANDB_BASE_URL '" + u + "' must start with http:// or https://";
+    // Not a URL we can read, so it is not echoed: it may hold a password.
+    *err = url.find('@') == std::string_view::npos
+               ? "WANDB_BASE_URL '" + std::string(url) + "' must start with http:// or https://"
+               : "WANDB_BASE_URL must start with http:// or https://";
     return false;
+  }
+  // W&B takes the key in its own header, never from the URL; a userinfo would only be
+  // printed in messages and logs, so it goes here, before anything can show it.
+  std::string u = StripUrlCredentials(url);
+  while (!u.empty() && u.back() == '/') {
+    u.pop_back();
   }
   std::string authority = Lower(Authority(u));
   std::string host = authority.substr(0, authority.find(':'));

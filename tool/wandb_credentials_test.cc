@@ -54,6 +54,31 @@ TEST(WandbCredentialsTest, BaseUrl) {
   EXPECT_EQ(err, "WANDB_BASE_URL 'http:///path' has no host");
 }
 
+// A userinfo in WANDB_BASE_URL is never kept, so no message or log can print it.
+TEST(WandbCredentialsTest, BaseUrlUserinfoIsDropped) {
+  std::string url, err;
+  ASSERT_TRUE(NormalizeBaseUrl("https://user:s3cret@wandb.example.com/prefix/", &url, &err));
+  EXPECT_EQ(url, "https://wandb.example.com/prefix");
+  ASSERT_TRUE(NormalizeBaseUrl("http://api:s3cr?t@127.0.0.1:8080", &url, &err)) << err;
+  EXPECT_EQ(url, "http://127.0.0.1:8080");
+  EXPECT_FALSE(NormalizeBaseUrl("https://api:s3cret@wandb.ai", &url, &err));
+  EXPECT_EQ(err.find("s3cret"), std::string::npos) << err;
+  EXPECT_FALSE(NormalizeBaseUrl("http://api:s3cret@api.wandb.ai", &url, &err));
+  EXPECT_EQ(err, "WANDB_BASE_URL 'http://api.wandb.ai' must use https for wandb.ai");
+  EXPECT_FALSE(NormalizeBaseUrl("ftp://api:s3cret@host", &url, &err));
+  EXPECT_EQ(err, "WANDB_BASE_URL must start with http:// or https://");
+  EXPECT_FALSE(NormalizeBaseUrl("api:s3cret@host", &url, &err));
+  EXPECT_EQ(err.find("s3cret"), std::string::npos) << err;
+
+  ScopedTempDir home;
+  WandbCredentials creds;
+  ASSERT_TRUE(LoadWandbCredentials(
+      MapEnv({{"HOME", home.path()}, {"WANDB_BASE_URL", "https://me:s3cret@Wandb.Example.com"}}),
+      &creds, &err))
+      << err;
+  EXPECT_EQ(creds.base_url, "https://wandb.example.com");
+}
+
 TEST(WandbCredentialsTest, NetrcMachine) {
   EXPECT_EQ(NetrcMachine("https://api.wandb.ai"), "api.wandb.ai");
   EXPECT_EQ(NetrcMachine("http://127.0.0.1:8080"), "127.0.0.1:8080");
