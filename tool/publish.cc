@@ -8,6 +8,7 @@
 #include "log.h"
 #include "oci_image.h"
 #include "oci_layout.h"
+#include "store_layout.h"
 #include "wandb_types.h"
 
 namespace wandb_job {
@@ -336,10 +337,50 @@ bool CheckArtifactFiles(const BundleArtifact& artifact, std::string* err) {
   return true;
 }
 
+// A sink refuses a bad name or alias only when that artifact's turn comes;
+// checking every artifact first keeps a refusal from leaving an image or a code artifact
+// published without its job.
+bool CheckUpload(const ArtifactUpload& upload, std::string* err) {
+  if (!ValidateCollection(upload.entity, upload.project, upload.type, upload.name, err)) {
+    return false;
+  }
+  for (const std::string& alias : upload.aliases) {
+    std::string why;
+    if (!ValidateAlias(alias, &why)) {
+      *err = "artifact " + upload.name + ": " + why;
+      return false;
+    }
+  }
+  return true;
+}
+
+/// Paths and digests of an artifact's manifest, checked before any file of the bundle is read.
+bool CheckManifest(const BundleArtifact& artifact, std::string* err) {
+  for (const ManifestEntry& entry : artifact.manifest.entries) {
+    std::string hex;
+    if (!ValidateEntryPath(entry.path, err)) {
+      *err = "artifact " + artifact.name + ": " + *err;
+      return false;
+    }
+    if (!EntryDigestHex(entry.digest, &hex)) {
+      *err = "file " + entry.path + " of artifact " + artifact.name + " has a malformed digest " +
+             Quote(entry.digest) + " (not a base64 MD5)";
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOptions& options,
                    JobPublishResult* out, std::string* err) {
+  for (const BundleArtifact* artifact : {&bundle.job, &bundle.code}) {
+    if ((artifact == &bundle.job || bundle.has_code) && !CheckManifest(*artifact, err)) {
+      *err = "bundle " + bundle.dir + " is damaged: " + *err + "; rebuild it";
+      return false;
+    }
+  }
   if (!CheckArtifactFiles(bundle.job, err)) {
     *err = "bundle " + bundle.dir + " is damaged: " + *err;
     return false;
@@ -373,6 +414,16 @@ bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOption
       job.aliases.push_back(alias);
     }
   }
+  ArtifactUpload code;
+  if (bundle.has_code) {
+    code = MakeUpload(bundle.code, r.entity, r.project);
+  }
+  for (const ArtifactUpload* upload : {&job, &code}) {
+    if ((upload == &job || bundle.has_code) && !CheckUpload(*upload, err)) {
+      *err = "bundle " + bundle.dir + " is damaged: " + *err + "; rebuild it";
+      return false;
+    }
+  }
   if (bundle.source_type == "image") {
     // The image first: a job must never name an image the registry lacks.
     r.has_image = true;
@@ -383,7 +434,6 @@ bool PublishBundle(const Bundle& bundle, ArtifactSink* sink, const PublishOption
   if (bundle.has_code) {
     r.has_code = true;
     r.code_name = bundle.code.name;
-    ArtifactUpload code = MakeUpload(bundle.code, r.entity, r.project);
     if (!PublishOrPredict(sink, code, options.dry_run, &r.code, err)) {
       *err = "publishing code artifact " + code.name + ": " + *err;
       return false;

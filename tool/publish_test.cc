@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -226,6 +227,49 @@ TEST_F(PublishImageTest, DamagedBundle) {
   EXPECT_FALSE(PublishBundle(bundle_, &sink_, options_, &r, &err));
   EXPECT_NE(err.find("without its image/ layout"), std::string::npos) << err;
   EXPECT_TRUE(sink_.uploads.empty());
+}
+
+// A bundle.json edited after the build: every artifact is checked before the image, the code
+// artifact or the job goes anywhere.
+TEST_F(PublishImageTest, BadNameAliasPathOrDigestPublishesNothing) {
+  BundleArtifact code;
+  code.type = "code";
+  code.name = "code-train";
+  code.aliases = {"latest"};
+  code.files_dir = dir_.Join("bundle/code");
+  code.manifest.Add(ManifestEntry{"main.cc", Md5Base64("int main() {}\n"), 14, ""});
+  struct Case {
+    const char* what;
+    std::function<void(Bundle*)> damage;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"job name ..", [](Bundle* b) { b->job.name = ".."; }, "invalid artifact name '..'"},
+      {"job name with /", [](Bundle* b) { b->job.name = "a/b"; }, "may only contain"},
+      {"version alias", [](Bundle* b) { b->job.aliases.push_back("v3"); }, "version index"},
+      {"alias with :", [](Bundle* b) { b->job.aliases.push_back("a:b"); }, "'/' or ':'"},
+      {"empty alias", [](Bundle* b) { b->code.aliases.push_back(""); }, "alias is empty"},
+      {"code name", [](Bundle* b) { b->code.name = "."; }, "invalid artifact name '.'"},
+      {"code digest", [](Bundle* b) { b->code.manifest.entries[0].digest = "not-a-digest"; },
+       "malformed digest 'not-a-digest'"},
+      {"short digest", [](Bundle* b) { b->code.manifest.entries[0].digest = "AAAA"; },
+       "malformed digest 'AAAA'"},
+      {"code path", [](Bundle* b) { b->code.manifest.entries[0].path = "../../etc/passwd"; },
+       "unsafe file path '../../etc/passwd'"},
+  };
+  for (const Case& c : cases) {
+    Bundle bundle = bundle_;
+    bundle.has_code = true;
+    bundle.code = code;
+    c.damage(&bundle);
+    JobPublishResult r;
+    std::string err;
+    EXPECT_FALSE(PublishBundle(bundle, &sink_, options_, &r, &err)) << c.what;
+    EXPECT_EQ(err.rfind("bundle " + bundle_.dir + " is damaged: ", 0), 0u) << c.what << ": " << err;
+    EXPECT_NE(err.find(c.message), std::string::npos) << c.what << ": " << err;
+    EXPECT_TRUE(transport_->requests().empty()) << c.what << ": the image was pushed";
+    EXPECT_TRUE(sink_.uploads.empty()) << c.what << ": an artifact was published";
+  }
 }
 
 TEST_F(PublishImageTest, DockerArchive) {
