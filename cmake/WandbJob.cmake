@@ -124,8 +124,8 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
 
   ``IMAGE <ref>``
     The OCI image reference to build, ``[registry[:port]/]path[:tag][@sha256:<64 hex>]`` in
-    lowercase (the tag may use upper case). Its tag becomes an alias. Required for ``image``
-    jobs.
+    lowercase (the tag may use upper case). Its tag becomes an alias, so it cannot be
+    ``v<digits>``, a W&B version index. Required for ``image`` jobs.
 
   ``IMAGE_FILES <src>=<dest>...``
     Image jobs only: more files in the image. ``<src>`` is a file or a directory (copied
@@ -668,6 +668,7 @@ endfunction()
 # An OCI image reference: [registry[:port]/]path[:tag][@sha256:<64 hex>], path in lowercase.
 function(_wandb_job_check_image_ref fn keyword ref)
   set(why "")
+  set(tag "")
   set(rest "${ref}")
   string(FIND "${rest}" "@" at REVERSE)
   if(at GREATER_EQUAL 0)
@@ -714,6 +715,12 @@ function(_wandb_job_check_image_ref fn keyword ref)
   if(NOT why STREQUAL "")
     message(FATAL_ERROR "${fn}: bad ${keyword} '${ref}': ${why}; write "
       "[registry[:port]/]path[:tag][@sha256:<digest>]")
+  endif()
+  # The job's image tag becomes one of its aliases, and W&B refuses a version index as one.
+  if(keyword STREQUAL "IMAGE" AND tag MATCHES "^v[0-9]+$")
+    message(FATAL_ERROR "${fn}: bad IMAGE '${ref}': its tag becomes an alias of the job, and "
+      "'${tag}' looks like a version index, which W&B assigns itself; choose another tag "
+      "(such as ${tag}.0)")
   endif()
 endfunction()
 

@@ -13,12 +13,14 @@ endfunction()
 string(REPEAT 0123456789abcdef 4 hex)
 string(REPEAT a 255 long_path)
 string(REPEAT T 128 long_tag)
-foreach(ref IN ITEMS ubuntu ubuntu:22.04 python:3.11-slim library/python ghcr.io/org/train:v1
+foreach(ref IN ITEMS ubuntu ubuntu:22.04 python:3.11-slim library/python ghcr.io/org/train:v1.0
     localhost/train localhost:5000/ml/train:latest registry.example.com:443/a/b/c:1.0
-    my-registry.io/a__b/c.d/e-f--g:_tag train@sha256:${hex} org/train:v1@sha256:${hex}
+    my-registry.io/a__b/c.d/e-f--g:_tag train@sha256:${hex} org/train:v1.0@sha256:${hex}
     ${long_path} train:${long_tag} 127.0.0.1:5000/train)
   _wandb_job_check_image_ref(test IMAGE "${ref}")
 endforeach()
+# A base image's tag becomes no alias: a version-index tag is fine there.
+_wandb_job_check_image_ref(test BASE_IMAGE ghcr.io/org/base:v1)
 
 # JSON string literals: parse back to the same value.
 string(ASCII 1 soh)

@@ -18,7 +18,7 @@ wandb_add_job(train NAME train-job ENTITY team PROJECT mnist SOURCE artifact ALI
   CONFIG lr=0.01 optimizer.momentum=0.9 "name=a b=c" empty= _x-y.z_1=1
   CONFIG_FILE params.json LOCKFILES deps/vcpkg.json ./deps/../conan.lock
   CODE_DIR code/ EXCLUDE "*.o" "build/" MAX_FILE_SIZE 2G
-  DOCKERFILE docker/Dockerfile BUILD_CONTEXT . BASE_IMAGE ubuntu:22.04 IMAGE ghcr.io/org/train:v1
+  DOCKERFILE docker/Dockerfile BUILD_CONTEXT . BASE_IMAGE ubuntu:22.04 IMAGE ghcr.io/org/train:v1.0
   CMAKE_ARGS -DBUILD_EXAMPLES=ON "-DGREETING:STRING=a b" PACKAGES libeigen3-dev g++-12)
 set_property(TARGET train PROPERTY WANDB_JOB_EXTRA_FILES ${s}/a.txt
   $<TARGET_PROPERTY:train,SOURCE_DIR>/b.txt)
