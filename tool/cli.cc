@@ -433,6 +433,8 @@ int CmdStore(const Args& args) {
   std::string store_root;
   app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
   CLI::App* verify = app.add_subcommand("verify", "re-hash every blob and check every version");
+  // The README writes `store verify --store DIR`; `store --store DIR verify` works as well.
+  verify->add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
   app.require_subcommand(1);
   if (int rc = Parse(app, "store", args); rc >= 0) {
     return rc;

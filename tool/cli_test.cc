@@ -4,6 +4,10 @@
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "test_util.h"
 
 namespace wandb_job {
 namespace {
@@ -36,6 +40,30 @@ TEST(RunGuardedTest, AnyExceptionIsCaught) {
   EXPECT_EQ(RunGuarded("ls", []() -> int { throw 42; }), 1);
   err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("unknown exception"), std::string::npos) << err;
+}
+
+// `store verify --store DIR`, as the README writes it, and `store --store DIR verify` both read
+// DIR (not $WANDB_JOB_STORE).
+TEST(CliTest, StoreVerifyTakesTheStoreAfterTheSubcommand) {
+  ScopedTempDir dir;
+  const std::string store = dir.Join("store");
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"store", "verify", "--store", store},
+        std::vector<std::string>{"store", "--store", store, "verify"}}) {
+    args.insert(args.begin(), "wandb-job");
+    std::vector<char*> argv;
+    for (std::string& a : args) {
+      argv.push_back(a.data());
+    }
+    argv.push_back(nullptr);
+    testing::internal::CaptureStdout();
+    testing::internal::CaptureStderr();
+    int rc = RunCli(static_cast<int>(args.size()), argv.data());
+    std::string out = testing::internal::GetCapturedStdout();
+    std::string err = testing::internal::GetCapturedStderr();
+    EXPECT_EQ(rc, 0) << args[2] << " " << args[3] << ": " << err;
+    EXPECT_EQ(out, "store " + store + ": ok\n") << err;
+  }
 }
 
 }  // namespace
