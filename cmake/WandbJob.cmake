@@ -78,7 +78,8 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
     segments joined by ``.`` for nesting (``optimizer.lr=0.1``); each key once.
 
   ``CONFIG_FILE <file.json>``
-    A JSON object of default hyperparameters, merged under ``CONFIG``. Must exist.
+    A JSON object of default hyperparameters, merged under ``CONFIG``. Must exist; at most
+    1 MiB and 64 levels of nesting.
 
   ``LOCKFILES <file>...``
     Dependency lockfiles to pin in the job (``vcpkg.json``, ``conan.lock``, ...). Must exist.

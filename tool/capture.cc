@@ -7,6 +7,7 @@
 #include "ci_env.h"
 #include "file_util.h"
 #include "job_args.h"
+#include "json_access.h"
 #include "log.h"
 #include "remote_url.h"
 #include "version.h"
@@ -16,21 +17,6 @@ namespace wandb_job {
 namespace {
 
 using ordered_json = nlohmann::ordered_json;
-
-bool ReadJsonObject(const std::string& path, const char* what, std::string* json,
-                    std::string* err) {
-  std::string text;
-  if (!ReadFile(path, &text, err)) {
-    return false;
-  }
-  ordered_json j = ordered_json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    *err = std::string(what) + " " + path + " is not a JSON object";
-    return false;
-  }
-  *json = j.dump();
-  return true;
-}
 
 // W&B's image rule (§1.3.1): the text after the last ':' is a tag when it matches
 // [A-Za-z0-9_.-]+; the name is the reference with ":<tag>" removed.
@@ -188,9 +174,11 @@ bool BuildConfig(Capture* c, std::string* err) {
   const JobInputSpec& s = c->spec;
   std::string base = "{}";
   if (!s.config_file.empty()) {
-    if (!ReadJsonObject(s.config_file, "CONFIG_FILE", &base, err)) {
+    ordered_json file;
+    if (!ReadJsonObjectFile(s.config_file, "CONFIG_FILE", &file, err)) {
       return false;
     }
+    base = file.dump();
     c->inputs.insert(s.config_file);
   }
   std::string pairs;

@@ -255,7 +255,7 @@ bool DefaultsAndTemplate(const std::string& build, const std::string& target,
   std::string base = "{}", pairs;
   if (!spec.config_file.empty()) {
     ordered_json file;
-    if (!ReadJson(spec.config_file, &file, err)) {
+    if (!ReadJsonObjectFile(spec.config_file, "CONFIG_FILE", &file, err)) {
       return false;
     }
     base = file.dump();

@@ -1,7 +1,11 @@
 #include "json_access.h"
 
+#include <sys/stat.h>
+
 #include <nlohmann/json.hpp>
 #include <utility>
+
+#include "file_util.h"
 
 namespace wandb_job {
 namespace {
@@ -19,6 +23,51 @@ const Json& EmptyArray() {
 }
 
 }  // namespace
+
+bool ReadJsonObjectFile(const std::string& path, const char* what, nlohmann::ordered_json* out,
+                        std::string* err) {
+  const std::string limits = "; a " + std::string(what) + " holds at most " +
+                             std::to_string(kMaxConfigFileBytes >> 20) + " MiB and " +
+                             std::to_string(kMaxConfigFileDepth) + " levels of nesting";
+  struct stat st;
+  if (stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+      static_cast<uint64_t>(st.st_size) > kMaxConfigFileBytes) {
+    *err = std::string(what) + " " + path + " is " + std::to_string(st.st_size) + " bytes" + limits;
+    return false;
+  }
+  std::string text;
+  if (!ReadFile(path, &text, err)) {
+    return false;
+  }
+  if (text.size() > kMaxConfigFileBytes) {  // a file that grew, or no regular file
+    *err = std::string(what) + " " + path + " is over " + std::to_string(kMaxConfigFileBytes) +
+           " bytes" + limits;
+    return false;
+  }
+  bool too_deep = false;
+  auto depth_check = [&too_deep](int depth, nlohmann::ordered_json::parse_event_t event,
+                                 nlohmann::ordered_json&) {
+    using Event = nlohmann::ordered_json::parse_event_t;
+    if ((event == Event::object_start || event == Event::array_start) &&
+        depth >= kMaxConfigFileDepth) {
+      too_deep = true;
+      return false;  // not kept: a deep document is not built just to be refused
+    }
+    return true;
+  };
+  nlohmann::ordered_json j = nlohmann::ordered_json::parse(text, depth_check, false);
+  if (too_deep) {
+    *err = std::string(what) + " " + path + " nests over " + std::to_string(kMaxConfigFileDepth) +
+           " levels" + limits;
+    return false;
+  }
+  if (j.is_discarded() || !j.is_object()) {
+    *err = std::string(what) + " " + path + " is not a JSON object";
+    return false;
+  }
+  *out = std::move(j);
+  return true;
+}
 
 std::string FieldTypeError(std::string_view path, std::string_view what) {
   return "field " + std::string(path) + " must be " + std::string(what);

@@ -63,4 +63,14 @@ extern template class JsonFields<nlohmann::ordered_json>;
 /// "field <path> must be <what>", the one wording of a wrong type.
 std::string FieldTypeError(std::string_view path, std::string_view what);
 
+/// A CONFIG_FILE is a job's defaults, read at every configure and rendered into its type JSON:
+/// deeper or larger input only makes huge job files, so it is refused.
+inline constexpr uint64_t kMaxConfigFileBytes = 1 << 20;
+inline constexpr int kMaxConfigFileDepth = 64;
+
+/// The JSON object in the file `path` (`what` names it in errors: "CONFIG_FILE"), compact; an
+/// error when it is no object, is over kMaxConfigFileBytes or nests over kMaxConfigFileDepth.
+bool ReadJsonObjectFile(const std::string& path, const char* what, nlohmann::ordered_json* out,
+                        std::string* err);
+
 }  // namespace wandb_job

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <string>
+
+#include "test_util.h"
 
 namespace wandb_job {
 namespace {
@@ -90,6 +93,45 @@ TEST(JsonAccessTest, OrderedJson) {
   std::string err;
   EXPECT_FALSE(f.Bool("inserted", &inserted, &err));
   EXPECT_EQ(err, "field upsertBucket.inserted must be true or false");
+}
+
+// `levels` objects nested in one another, the innermost holding "lr": 0.1.
+std::string Nested(int levels) {
+  std::string text = "{\"lr\": 0.1}";
+  for (int i = 1; i < levels; ++i) {
+    text = "{\"a\": " + text + "}";
+  }
+  return text;
+}
+
+TEST(JsonAccessTest, ConfigFileLimits) {
+  ScopedTempDir dir;
+  nlohmann::ordered_json out;
+  std::string err;
+  WriteTestFile(dir.path(), "ok.json", Nested(kMaxConfigFileDepth));
+  ASSERT_TRUE(ReadJsonObjectFile(dir.Join("ok.json"), "CONFIG_FILE", &out, &err)) << err;
+  EXPECT_TRUE(out.is_object());
+
+  WriteTestFile(dir.path(), "deep.json", Nested(kMaxConfigFileDepth + 1));
+  EXPECT_FALSE(ReadJsonObjectFile(dir.Join("deep.json"), "CONFIG_FILE", &out, &err));
+  EXPECT_EQ(err, "CONFIG_FILE " + dir.Join("deep.json") +
+                     " nests over 64 levels; a CONFIG_FILE holds at most 1 MiB and 64 levels of "
+                     "nesting");
+  WriteTestFile(dir.path(), "deeper.json", std::string(5000, '[') + std::string(5000, ']'));
+  EXPECT_FALSE(ReadJsonObjectFile(dir.Join("deeper.json"), "CONFIG_FILE", &out, &err));
+  EXPECT_NE(err.find("nests over 64 levels"), std::string::npos) << err;
+
+  WriteTestFile(dir.path(), "big.json",
+                "{\"x\": \"" + std::string(kMaxConfigFileBytes, 'x') + "\"}");
+  EXPECT_FALSE(ReadJsonObjectFile(dir.Join("big.json"), "CONFIG_FILE", &out, &err));
+  EXPECT_EQ(err, "CONFIG_FILE " + dir.Join("big.json") + " is " +
+                     std::to_string(kMaxConfigFileBytes + 9) +
+                     " bytes; a CONFIG_FILE holds at most 1 MiB and 64 levels of nesting");
+
+  WriteTestFile(dir.path(), "list.json", "[1]");
+  EXPECT_FALSE(ReadJsonObjectFile(dir.Join("list.json"), "CONFIG_FILE", &out, &err));
+  EXPECT_EQ(err, "CONFIG_FILE " + dir.Join("list.json") + " is not a JSON object");
+  EXPECT_FALSE(ReadJsonObjectFile(dir.Join("missing.json"), "CONFIG_FILE", &out, &err));
 }
 
 }  // namespace
