@@ -5,9 +5,14 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+
+#include "file_util.h"
+#include "log.h"
 
 namespace wandb_job {
 namespace {
@@ -227,11 +232,47 @@ CurlTransport::~CurlTransport() {
   }
 }
 
+namespace {
+
+/// Seconds from the environment variable `name` into `*seconds` when it is set to a whole
+/// number, 1 or more. Another value is warned about once and leaves `*seconds`: an error here
+/// would only be retried by the caller's backoff.
+void TimeoutFromEnv(const char* name, std::atomic<bool>* warned, long* seconds) {
+  std::string text = GetEnv(name);
+  if (text.empty()) {
+    return;
+  }
+  char* end = nullptr;
+  errno = 0;
+  long value = strtol(text.c_str(), &end, 10);
+  if (errno != 0 || *end != '\0' || !std::isdigit(static_cast<unsigned char>(text[0])) ||
+      value < 1) {
+    if (!warned->exchange(true)) {
+      Warning("%s '%s' is not a whole number of seconds, 1 or more; using %ld", name, text.c_str(),
+              *seconds);
+    }
+    return;
+  }
+  *seconds = value;
+}
+
+std::atomic<bool> connect_timeout_warned{false};
+std::atomic<bool> stall_timeout_warned{false};
+
+}  // namespace
+
 bool CurlTransport::Send(const HttpRequest& request, HttpResponse* response, std::string* err) {
   CURL* c = impl_->curl;
   if (c == nullptr) {
     *err = "curl_easy_init failed";
     return false;
+  }
+  // An unreachable server costs at most this per attempt (README: environment variables).
+  long connect_timeout = request.connect_timeout_seconds;
+  long stall_timeout = request.stall_timeout_seconds;
+  TimeoutFromEnv("WANDB_JOB_CONNECT_TIMEOUT", &connect_timeout_warned, &connect_timeout);
+  if (stall_timeout > 0) {
+    TimeoutFromEnv("WANDB_JOB_STALL_TIMEOUT", &stall_timeout_warned, &stall_timeout);
   }
   curl_easy_reset(c);
   *response = HttpResponse();
@@ -282,11 +323,11 @@ bool CurlTransport::Send(const HttpRequest& request, HttpResponse* response, std
   curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, request.follow_redirects ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, request.connect_timeout_seconds);
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, connect_timeout);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, request.timeout_seconds);
-  if (request.stall_timeout_seconds > 0) {
+  if (stall_timeout > 0) {
     curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, request.stall_timeout_seconds);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, stall_timeout);
   }
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, impl_->options.verify_tls ? 1L : 0L);
   curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, impl_->options.verify_tls ? 2L : 0L);

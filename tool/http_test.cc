@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 namespace wandb_job {
@@ -57,6 +58,42 @@ TEST(Http, ConnectionRefusedIsAnError) {
   req.method = "PUT";
   EXPECT_FALSE(t.Send(req, &resp, &err));
   EXPECT_EQ(err, "opening /nonexistent/file: No such file or directory");
+}
+
+// A server that takes the connection (the kernel does) but never accepts it nor answers: the
+// request ends after the timeouts of the environment, not never.
+TEST(Http, ServerThatNeverAnswersTimesOut) {
+  int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  ASSERT_EQ(bind(s, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  ASSERT_EQ(listen(s, 0), 0);
+  getsockname(s, reinterpret_cast<sockaddr*>(&addr), &len);
+  setenv("WANDB_JOB_CONNECT_TIMEOUT", "1", 1);
+  setenv("WANDB_JOB_STALL_TIMEOUT", "1", 1);
+  CurlTransport t;
+  HttpRequest req;
+  req.url = "http://127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/graphql";
+  HttpResponse resp;
+  std::string err;
+  EXPECT_FALSE(t.Send(req, &resp, &err));
+  EXPECT_EQ(err.rfind("GET " + req.url + ": ", 0), 0u) << err;
+
+  // A value that is no number of seconds is warned about once, and the default stays. The
+  // listener's queue is full by now, so the connect timeout is what ends these.
+  setenv("WANDB_JOB_STALL_TIMEOUT", "soon", 1);
+  testing::internal::CaptureStderr();
+  EXPECT_FALSE(t.Send(req, &resp, &err));
+  EXPECT_FALSE(t.Send(req, &resp, &err));
+  std::string warnings = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(warnings,
+            "wandb-job: warning: WANDB_JOB_STALL_TIMEOUT 'soon' is not a whole number of "
+            "seconds, 1 or more; using 120\n");
+  unsetenv("WANDB_JOB_CONNECT_TIMEOUT");
+  unsetenv("WANDB_JOB_STALL_TIMEOUT");
+  close(s);
 }
 
 }  // namespace
