@@ -173,7 +173,10 @@ std::string StripUrlCredentials(std::string_view url) {
   if (url.empty() || IsLocalPathForm(url)) {
     return std::string(url);
   }
-  return StripScpForm(url);
+  std::string out = StripScpForm(url);
+  // "@https://user:pw@host/r" (an empty scp user) leaves a URL, which is read as one in turn.
+  scheme = Scheme(out);
+  return scheme.empty() ? out : StripUrlForm(out, scheme);
 }
 
 RemoteKind ClassifyRemote(std::string_view url) {

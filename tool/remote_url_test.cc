@@ -68,6 +68,8 @@ const StripCase kStripCases[] = {
     {"user:pw@@host:org/r.git", "user@host:org/r.git"},
     {":pw@@host:r.git", "host:r.git"},
     {"git@host:org/r@v2.git", "git@host:org/r@v2.git"},
+    // An empty scp user before a URL: what is left is read as a URL.
+    {"@https://user:pa?ss@github.com/o/r.git", "https://github.com/o/r.git"},
     // Local: nothing to strip, nothing to normalise.
     {"file:///srv/git/p.git", "file:///srv/git/p.git"},
     {"file:///srv/odd?name.git", "file:///srv/odd?name.git"},
@@ -122,7 +124,8 @@ TEST(RemoteUrlTest, StripIsIdempotentOnDelimiterMixes) {
   for (const char* in :
        {"https://a:b?c@d?e@f/g", "https://a:b/c#d@e@f:1/g@h?i@j", "https://[a/b@c/d",
         "https://[a?b@[::1]/d", "ssh://[a/b@host/p", "ssh://a:b?c@d@e/f", "https://@/@/@",
-        "https://a:b/@", "https://:/?#@", "git://a:x/y@b:c@d/e", "https://a:1?@b:2#@c:x/"}) {
+        "https://a:b/@", "https://:/?#@", "git://a:x/y@b:c@d/e", "https://a:1?@b:2#@c:x/",
+        "@sh://git/:pw@Host.example:22/p?tok=1#frag", "@ttps://uer:pa?ss@github.com/boa/r.git"}) {
     std::string once = StripUrlCredentials(in);
     EXPECT_EQ(StripUrlCredentials(once), once) << in << " -> " << once;
   }
