@@ -279,6 +279,13 @@ function(wandb_add_job target)
       _wandb_job_check_image_ref(${fn} ${kw} "${arg_${kw}}")
     endif()
   endforeach()
+  # Without a Dockerfile the agent runs a repo job's entrypoint in the bare BASE_IMAGE, where
+  # neither the program nor the run shim is built.
+  if(source STREQUAL "repo" AND DEFINED arg_BASE_IMAGE AND NOT DEFINED arg_DOCKERFILE)
+    message(FATAL_ERROR "${fn}: SOURCE repo with BASE_IMAGE needs DOCKERFILE: W&B's agent can't "
+      "build the target in a bare base image; commit the Dockerfile 'wandb-job dockerfile' writes "
+      "and pass DOCKERFILE, or use SOURCE artifact (its generated Dockerfile builds FROM BASE_IMAGE)")
+  endif()
 
   # Paths, relative to the calling directory; the helper makes them relative to the repo.
   foreach(kw IN ITEMS CONFIG_FILE DOCKERFILE)
