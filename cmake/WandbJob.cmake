@@ -104,8 +104,10 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
 
   ``BASE_IMAGE <ref>``
     For artifact jobs without ``DOCKERFILE``, the ``FROM`` of the generated ``Dockerfile.wandb``
-    (default ``debian:12``; it must be Debian-like, with ``apt-get``). For repo jobs, an image
-    to run the job in (``source.base_image``). For image jobs, the base of the built image: its
+    (default ``debian:12``; it must be Debian-like, with ``apt-get``); without ``DOCKERFILE``
+    the default source is then ``artifact``, and ``SOURCE repo`` is an error (the agent would
+    run the job in the bare image). For repo jobs with ``DOCKERFILE``, ``source.base_image``.
+    For image jobs, the base of the built image: its
     layers go below ours and its config (``Env``, labels, ports...) is merged in. It is
     resolved when publishing, never while building; without it the image starts from scratch
     (``docs/image.md``).

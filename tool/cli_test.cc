@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 namespace wandb_job {
 namespace {
@@ -36,6 +38,30 @@ TEST(RunGuardedTest, AnyExceptionIsCaught) {
   EXPECT_EQ(RunGuarded("ls", []() -> int { throw 42; }), 1);
   err = testing::internal::GetCapturedStderr();
   EXPECT_NE(err.find("unknown exception"), std::string::npos) << err;
+}
+
+int RunCliArgs(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (std::string& a : args) {
+    argv.push_back(a.data());
+  }
+  return RunCli(static_cast<int>(argv.size()), argv.data());
+}
+
+TEST(DockerfileCommandTest, UsageAndErrors) {
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(RunCliArgs({"wandb-job", "dockerfile", "--bundle", "b"}), 2);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("dockerfile: --out-dir is required"), std::string::npos) << err;
+
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(RunCliArgs({"wandb-job", "dockerfile", "--bundle", "/nonexistent/bundle",
+                        "--out-dir", "."}),
+            1);
+  err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.rfind("wandb-job: error: bundle /nonexistent/bundle does not exist", 0), 0u)
+      << err;
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << err;
 }
 
 }  // namespace
