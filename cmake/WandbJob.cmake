@@ -105,8 +105,10 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
 
   ``BASE_IMAGE <ref>``
     For artifact jobs without ``DOCKERFILE``, the ``FROM`` of the generated ``Dockerfile.wandb``
-    (default ``debian:12``; it must be Debian-like, with ``apt-get``). For repo jobs, an image
-    to run the job in (``source.base_image``). For image jobs, the base of the built image: its
+    (default ``debian:12``; it must be Debian-like, with ``apt-get``); without ``DOCKERFILE``
+    the default source is then ``artifact``, and ``SOURCE repo`` is an error (the agent would
+    run the job in the bare image). For repo jobs with ``DOCKERFILE``, ``source.base_image``.
+    For image jobs, the base of the built image: its
     layers go below ours and its config (``Env``, labels, ports...) is merged in. It is
     resolved when publishing, never while building; without it the image starts from scratch
     (``docs/image.md``).
@@ -280,6 +282,13 @@ function(wandb_add_job target)
       _wandb_job_check_image_ref(${fn} ${kw} "${arg_${kw}}")
     endif()
   endforeach()
+  # Without a Dockerfile the agent runs a repo job's entrypoint in the bare BASE_IMAGE, where
+  # neither the program nor the run shim is built.
+  if(source STREQUAL "repo" AND DEFINED arg_BASE_IMAGE AND NOT DEFINED arg_DOCKERFILE)
+    message(FATAL_ERROR "${fn}: SOURCE repo with BASE_IMAGE needs DOCKERFILE: W&B's agent can't "
+      "build the target in a bare base image; commit the Dockerfile 'wandb-job dockerfile' writes "
+      "and pass DOCKERFILE, or use SOURCE artifact (its generated Dockerfile builds FROM BASE_IMAGE)")
+  endif()
 
   # Paths, relative to the calling directory; the helper makes them relative to the repo.
   foreach(kw IN ITEMS CONFIG_FILE DOCKERFILE)

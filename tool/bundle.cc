@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -399,6 +400,17 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
     code.aliases = {"latest"};
     bundle["code"] = ArtifactJson(code, "code", "code.manifest.json");
   }
+  if (c.repo_launch_files) {
+    // Not an artifact: what `wandb-job dockerfile` copies into the repository to commit.
+    std::string launch_dir = JoinPath(dir, kRepoLaunchDir);
+    ArtifactManifest unused;
+    std::string dockerfile;
+    if (!RenderDockerfile(c, &dockerfile, err) ||
+        !WriteLaunchFiles(c, launch_dir, &unused, err) ||
+        !WriteInDir(launch_dir, kGeneratedDockerfile, dockerfile, err)) {
+      return false;
+    }
+  }
   bundle["config"] = ordered_json::parse(c.config);
   bundle["args"] = s.args;
   bundle["entrypoint"] = c.job.entrypoint;
@@ -641,6 +653,66 @@ bool LoadBundle(const std::string& dir, Bundle* out, std::string* err) {
   }
   b.config = config != nullptr && !config->is_null() ? config->dump() : "{}";
   *out = std::move(b);
+  return true;
+}
+
+bool WriteRepoLaunchFiles(const std::string& bundle_dir, const std::string& out_dir,
+                          std::vector<std::string>* written, std::string* err) {
+  Bundle bundle;
+  if (!LoadBundle(bundle_dir, &bundle, err)) {
+    return false;
+  }
+  if (bundle.source_type != "repo") {
+    *err = "the bundle " + bundle_dir + " is of an " + bundle.source_type + " job; only repo " +
+           "jobs need a committed Dockerfile (" +
+           (bundle.source_type == "artifact" ? "an artifact job's code carries its own"
+                                             : "an image job runs its image") + ")";
+    return false;
+  }
+  std::string from = JoinPath(bundle.dir, kRepoLaunchDir);
+  if (!IsDirectory(JoinPath(from, kLaunchDir)) ||
+      !FileExists(JoinPath(from, kGeneratedDockerfile))) {
+    *err = "the bundle " + bundle_dir + " has no " + kRepoLaunchDir +
+           "/ directory; rebuild the job's bundle with this version of wandb-job";
+    return false;
+  }
+  if (!IsDirectory(out_dir)) {
+    *err = "--out-dir " + out_dir + " is not a directory; give the root of the repository";
+    return false;
+  }
+  std::string existing = JoinPath(out_dir, kGeneratedDockerfile);
+  if (FileExists(existing)) {
+    std::string text;
+    if (!ReadFile(existing, &text, err)) {
+      return false;
+    }
+    if (text.rfind(kGeneratedDockerfileHeader, 0) != 0) {
+      *err = existing + " exists and was not written by wandb-job; move it away, or pass " +
+             "--out-dir another directory";
+      return false;
+    }
+  }
+  std::vector<std::string> files;
+  if (!WalkDirectory(from,
+                     [&](const DirEntry& e) {
+                       if (!e.is_dir) {
+                         files.push_back(e.relpath);
+                       }
+                       return true;
+                     },
+                     err)) {
+    return false;
+  }
+  std::sort(files.begin(), files.end());
+  for (const std::string& rel : files) {
+    std::string to = JoinPath(out_dir, rel);
+    if (!MakeDirs(to.substr(0, to.rfind('/')), err) ||
+        !CopyFile(JoinPath(from, rel), to, 0644, err)) {
+      *err = "writing " + to + ": " + *err;
+      return false;
+    }
+  }
+  *written = std::move(files);
   return true;
 }
 

@@ -14,6 +14,10 @@ namespace wandb_job {
 /// the bundle holds this placeholder and the publisher substitutes the ID.
 inline constexpr char kCodeArtifactIdPlaceholder[] = "@WANDB_JOB_CODE_ARTIFACT_ID@";
 
+/// In a repo job's bundle: the Dockerfile.wandb and .wandb-job/ directory that the repository
+/// must hold for W&B's agent to build the job (`wandb-job dockerfile` copies them there).
+inline constexpr char kRepoLaunchDir[] = "launch";
+
 /// One W&B artifact to publish: its files live in `files_dir`, described by `manifest`.
 struct BundleArtifact {
   std::string type;  // "job" or "code"
@@ -63,5 +67,12 @@ bool WriteBundle(const BundleOptions& options, std::string* err);
 /// Reads and checks a bundle (format, manifests present, files listed in them exist with their
 /// sizes). Content hashes are checked while publishing reads the files.
 bool LoadBundle(const std::string& dir, Bundle* out, std::string* err);
+
+/// Copies a repo job's launch files from `bundle_dir` into the directory `out_dir` (the root of
+/// the repository, the agent's build context): Dockerfile.wandb and .wandb-job/. Overwrites files
+/// an earlier call wrote, never a Dockerfile.wandb of the user's. `written` gets the relative
+/// paths, sorted.
+bool WriteRepoLaunchFiles(const std::string& bundle_dir, const std::string& out_dir,
+                          std::vector<std::string>* written, std::string* err);
 
 }  // namespace wandb_job

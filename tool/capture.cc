@@ -45,14 +45,6 @@ bool IsMultiConfig(const std::string& generator) {
          generator.rfind("Visual Studio", 0) == 0 || generator == "Xcode";
 }
 
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) {
-    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  }
-  return out + "'";
-}
-
 // libgit2 reports the work tree with symlinks resolved; so must every path compared with it.
 bool ResolveSpecPaths(JobInputSpec* s, std::string* err) {
   for (std::string* path : {&s->source_dir, &s->binary_dir, &s->target_source_dir, &s->code_dir,
@@ -125,6 +117,13 @@ bool DecideSource(Capture* c, std::string* err) {
     c->source_type = s.source;
   } else if (!s.image.empty()) {
     c->source_type = "image";
+  } else if (remote_ok && has_commit && !s.base_image.empty() && s.dockerfile.empty()) {
+    // A repo job without a Dockerfile would run in the bare BASE_IMAGE, where nothing is built.
+    c->source_type = "artifact";
+    Info("%s: BASE_IMAGE without DOCKERFILE: the job packages the code as an artifact, whose "
+         "generated Dockerfile builds FROM BASE_IMAGE (for a repo job, commit the files "
+         "'wandb-job dockerfile' writes and pass DOCKERFILE)",
+         s.target.c_str());
   } else if (remote_ok && has_commit) {
     c->source_type = "repo";
   } else {
@@ -156,10 +155,16 @@ bool DecideSource(Capture* c, std::string* err) {
              c->git.remote_name + "' is not one; use SOURCE artifact";
       return false;
     }
-    if (s.dockerfile.empty() && s.base_image.empty()) {
-      Warning("%s: repo job without DOCKERFILE or BASE_IMAGE: W&B's agent can only build Python "
-              "jobs by itself; commit a Dockerfile (templates/Dockerfile.in is a start) and pass "
-              "DOCKERFILE",
+    if (s.dockerfile.empty() && !s.base_image.empty()) {
+      *err = "SOURCE repo with BASE_IMAGE needs DOCKERFILE: W&B's agent can't build the target in "
+             "a bare base image; commit the files 'wandb-job dockerfile' writes and pass "
+             "DOCKERFILE, or use SOURCE artifact";
+      return false;
+    }
+    if (s.dockerfile.empty()) {
+      Warning("%s: repo job without DOCKERFILE: W&B's agent can only build Python jobs by "
+              "itself; run 'wandb-job dockerfile --bundle <this job's bundle> --out-dir <repo "
+              "root>', commit what it writes and pass DOCKERFILE Dockerfile.wandb",
               s.target.c_str());
     }
   }
@@ -216,7 +221,9 @@ bool RecordConfigure(Capture* c, const BundleOptions& options, std::string* err)
   r.target = s.target;
   r.program = c->program;
   r.target_relpath = c->target_relpath;
-  std::string subdir = RelativePath(s.source_dir, c->code_dir);
+  // The image build's context: the code artifact, or a repo job's clone.
+  const std::string& root = c->source_type == "repo" ? c->git.root : c->code_dir;
+  std::string subdir = RelativePath(s.source_dir, root);
   r.source_subdir = subdir == "." || subdir.rfind("..", 0) == 0 ? "" : subdir;
   r.build_type = options.build_type.empty() ? "Release" : options.build_type;
   r.generator = s.generator;
@@ -228,8 +235,8 @@ bool RecordConfigure(Capture* c, const BundleOptions& options, std::string* err)
     if (FileExists(toolchain) && !RealPath(toolchain, &toolchain, err)) {
       return false;
     }
-    if (IsWithin(toolchain, c->code_dir)) {
-      r.toolchain_file = RelativePath(toolchain, c->code_dir);
+    if (IsWithin(toolchain, root)) {
+      r.toolchain_file = RelativePath(toolchain, root);
       c->inputs.insert(toolchain);
     } else {
       Info("%s: the toolchain file %s lies outside the code; the job's image builds without it",
@@ -273,39 +280,31 @@ bool BuildJobDefinition(Capture* c, const BundleOptions& options, std::string* e
   if (c->source_type != "image") {
     job.base_image = s.base_image;  // An image job's BASE_IMAGE is the base of the image built.
   }
-  std::string build_type = options.build_type.empty() ? "Release" : options.build_type;
-
   bool generated = c->source_type == "artifact" && s.dockerfile.empty();
   if (c->source_type == "image") {
     job.image = s.image;
-  } else if (generated) {
-    // The generated Dockerfile builds from BASE_IMAGE; the job itself names no base image,
-    // which would make the agent skip the build.
-    job.base_image.clear();
+  } else if (generated || c->source_type == "repo") {
+    if (generated) {
+      // The generated Dockerfile builds from BASE_IMAGE; the job itself names no base image,
+      // which would make the agent skip the build.
+      job.base_image.clear();
+    }
     if (!CheckEntrypointWord(c->program, err)) {
       *err = "program name: " + *err + " (set the target's OUTPUT_NAME)";
       return false;
     }
     job.entrypoint = ShimEntrypoint(c->program);
-  } else if (!s.base_image.empty() && s.dockerfile.empty()) {
-    // No image build: the agent mounts the code at its working directory and runs the entrypoint
-    // in BASE_IMAGE, so the entrypoint builds the target first, then becomes it.
-    std::string subdir = RelativePath(s.source_dir, root);
-    std::string script = "cmake -S " + ShellQuote(subdir) +
-                         " -B /tmp/wandb-job-build -DCMAKE_BUILD_TYPE=" + build_type +
-                         " && cmake --build /tmp/wandb-job-build --target " +
-                         ShellQuote(s.target) + " && exec /tmp/wandb-job-build/" +
-                         c->target_relpath + " \"$@\"";
-    job.entrypoint = {"sh", "-c", script, s.target};
   } else {
     job.entrypoint = {"/usr/local/bin/" + c->program};
-  }
-  if (c->source_type != "image" && !generated) {
     job.entrypoint.insert(job.entrypoint.end(), c->rendered_args.begin(), c->rendered_args.end());
   }
   if (c->source_type == "repo") {
     job.git_remote = c->git.remote_url;
     job.git_commit = c->git.commit;
+    c->repo_launch_files = true;
+    if (!RecordConfigure(c, options, err)) {
+      return false;
+    }
   } else if (c->source_type == "artifact") {
     job.artifact = std::string("wandb-artifact://_id/") + kCodeArtifactIdPlaceholder;
     if (generated) {
@@ -320,8 +319,9 @@ bool BuildJobDefinition(Capture* c, const BundleOptions& options, std::string* e
   return true;
 }
 
-// A DOCKERFILE job's entrypoint runs /usr/local/bin/<program>: a Dockerfile that never names that
-// path most likely builds an image the agent can't run the job in.
+// A DOCKERFILE job's entrypoint runs /usr/local/bin/<program>, under the shim at
+// /usr/local/bin/wandb-job with /src/.wandb-job/job.json for repo jobs: a Dockerfile that never
+// names these most likely builds an image the agent can't run the job in.
 bool CheckGivenDockerfile(Capture* c, std::string* err) {
   const JobInputSpec& s = c->spec;
   if (s.dockerfile.empty() || c->source_type == "image") {
@@ -339,6 +339,33 @@ bool CheckGivenDockerfile(Capture* c, std::string* err) {
     Warning("%s: DOCKERFILE %s never names /usr/local/bin; the job's entrypoint runs %s, so the "
             "image must install the program there",
             s.target.c_str(), s.dockerfile.c_str(), where.c_str());
+  }
+  if (c->source_type != "repo") {
+    return true;
+  }
+  if (text.find("wandb-job") == std::string::npos || text.find(kImageCodeDir) == std::string::npos) {
+    Warning("%s: DOCKERFILE %s never names wandb-job or %s; the job's entrypoint runs the shim "
+            "%s with %s/%s, so the image must install the shim there and copy the repository to "
+            "%s ('wandb-job dockerfile' writes such a Dockerfile)",
+            s.target.c_str(), s.dockerfile.c_str(), kImageCodeDir, kImageShimPath, kImageCodeDir,
+            kLaunchJobSpec, kImageCodeDir);
+  }
+  // The committed job spec holds the default config and ARGS: it must be this capture's.
+  std::string spec_path = JoinPath(c->git.root, kLaunchJobSpec);
+  std::string want, have;
+  if (!ShimJobSpecJson(c->config, s.args, &want, err)) {
+    return false;
+  }
+  std::string read_err;
+  if (!FileExists(spec_path)) {
+    Warning("%s: %s is not in the repository; the job's entrypoint reads it: run 'wandb-job "
+            "dockerfile' and commit what it writes",
+            s.target.c_str(), kLaunchJobSpec);
+  } else if (c->inputs.insert(spec_path), !ReadFile(spec_path, &have, &read_err) ||
+             have != want) {
+    Warning("%s: %s differs from this job's CONFIG and ARGS; run 'wandb-job dockerfile' again "
+            "and commit what it writes",
+            s.target.c_str(), kLaunchJobSpec);
   }
   return true;
 }

@@ -583,6 +583,32 @@ int CmdImageArchive(const Args& args) {
   return 0;
 }
 
+// --- dockerfile ---------------------------------------------------------------------------
+
+int CmdDockerfile(const Args& args) {
+  CLI::App app{"Write the Dockerfile.wandb and .wandb-job/ that a repo job's repository must hold "
+               "for W&B's agent to build it; commit them and pass DOCKERFILE Dockerfile.wandb.",
+               "wandb-job dockerfile"};
+  std::string bundle_dir, out_dir;
+  app.add_option("--bundle", bundle_dir, "the repo job's bundle directory")->required();
+  app.add_option("--out-dir", out_dir, "the root of the repository (the agent's build context)")
+      ->required();
+  if (int rc = Parse(app, "dockerfile", args); rc >= 0) {
+    return rc;
+  }
+  std::vector<std::string> written;
+  std::string err;
+  if (!WriteRepoLaunchFiles(bundle_dir, out_dir, &written, &err)) {
+    return Fail(err);
+  }
+  for (const std::string& rel : written) {
+    printf("wrote %s\n", JoinPath(out_dir, rel).c_str());
+  }
+  Info("commit %s and %s/ and pass DOCKERFILE %s to wandb_add_job()", "Dockerfile.wandb",
+       ".wandb-job", "Dockerfile.wandb");
+  return 0;
+}
+
 // --- the table ------------------------------------------------------------------------------
 
 int CmdVersion(const Args& args) {
@@ -602,6 +628,7 @@ const Command kCommands[] = {
     {"store", "maintain the local store (verify)", CmdStore},
     {"exec", "run a job's program as its entrypoint (the run shim)", CmdExec},
     {"run", "launch a job locally as the launch agent would", CmdRun},
+    {"dockerfile", "write the Dockerfile a repo job's repository must hold", CmdDockerfile},
     {"image-archive", "write an image job's image as a docker load tarball", CmdImageArchive},
     {"version", "print the version", CmdVersion},
 };

@@ -42,6 +42,14 @@ TEST(RunGuardedTest, AnyExceptionIsCaught) {
   EXPECT_NE(err.find("unknown exception"), std::string::npos) << err;
 }
 
+int RunCliArgs(std::vector<std::string> args) {
+  std::vector<char*> argv;
+  for (std::string& a : args) {
+    argv.push_back(a.data());
+  }
+  return RunCli(static_cast<int>(argv.size()), argv.data());
+}
+
 // `store verify --store DIR`, as the README writes it, and `store --store DIR verify` both read
 // DIR (not $WANDB_JOB_STORE).
 TEST(CliTest, StoreVerifyTakesTheStoreAfterTheSubcommand) {
@@ -51,19 +59,30 @@ TEST(CliTest, StoreVerifyTakesTheStoreAfterTheSubcommand) {
        {std::vector<std::string>{"store", "verify", "--store", store},
         std::vector<std::string>{"store", "--store", store, "verify"}}) {
     args.insert(args.begin(), "wandb-job");
-    std::vector<char*> argv;
-    for (std::string& a : args) {
-      argv.push_back(a.data());
-    }
-    argv.push_back(nullptr);
     testing::internal::CaptureStdout();
     testing::internal::CaptureStderr();
-    int rc = RunCli(static_cast<int>(args.size()), argv.data());
+    int rc = RunCliArgs(args);
     std::string out = testing::internal::GetCapturedStdout();
     std::string err = testing::internal::GetCapturedStderr();
     EXPECT_EQ(rc, 0) << args[2] << " " << args[3] << ": " << err;
     EXPECT_EQ(out, "store " + store + ": ok\n") << err;
   }
+}
+
+TEST(DockerfileCommandTest, UsageAndErrors) {
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(RunCliArgs({"wandb-job", "dockerfile", "--bundle", "b"}), 2);
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_NE(err.find("dockerfile: --out-dir is required"), std::string::npos) << err;
+
+  testing::internal::CaptureStderr();
+  EXPECT_EQ(RunCliArgs({"wandb-job", "dockerfile", "--bundle", "/nonexistent/bundle",
+                        "--out-dir", "."}),
+            1);
+  err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(err.rfind("wandb-job: error: bundle /nonexistent/bundle does not exist", 0), 0u)
+      << err;
+  EXPECT_EQ(err.find('\n'), err.size() - 1) << err;
 }
 
 }  // namespace

@@ -235,7 +235,9 @@ bool DefaultsAndTemplate(const std::string& build, const std::string& target,
             spec_path.c_str(), target.c_str());
     *defaults = "{}";
     args_template->clear();
-    if (!job.entrypoint.empty() && job.entrypoint[0] != "sh") {
+    // A shim entrypoint holds no arguments: its job spec, absent here, has the ARGS template.
+    if (!job.entrypoint.empty() && job.entrypoint[0] != "sh" &&
+        job.entrypoint[0] != kImageShimPath) {
       for (size_t i = 1; i < job.entrypoint.size(); ++i) {
         std::string escaped;  // literal braces for RenderArgs
         for (char c : job.entrypoint[i]) {

@@ -33,10 +33,12 @@ def examples(ctx):
         h.check_equal(json.dumps(b.job["input_types"]), json.dumps(h.wb_type(config)),
                       "%s: input_types of the config" % target)
         ep = b.job["source"].get("entrypoint", [])
-        if b.meta["source_type"] == "artifact" and "Dockerfile.wandb" in b.code_files():
-            # The run shim renders ARGS from the spec in the code, with the launch config.
+        generated = b.meta["source_type"] == "artifact" and "Dockerfile.wandb" in b.code_files()
+        if generated or b.meta["source_type"] == "repo":
+            # The run shim renders ARGS from the spec in the code, with the launch config; a repo
+            # job's spec is in launch/, for `wandb-job dockerfile` to write into the repository.
             h.check_equal(ep[:-1], h.shim_entrypoint("x")[:-1], "%s: entrypoint" % target)
-            spec = json.loads(b.read("code", ".wandb-job", "job.json"))
+            spec = json.loads(b.read("code" if generated else "launch", ".wandb-job", "job.json"))
             h.check_equal(spec["args"], b.meta["args"], "%s: ARGS in .wandb-job/job.json" % target)
             h.check_equal(spec["config"], config, "%s: defaults in .wandb-job/job.json" % target)
         elif b.meta["source_type"] != "image":

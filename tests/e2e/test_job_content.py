@@ -146,7 +146,7 @@ def fixture(ctx):
 
 
 def repo_job_file(ctx):
-    repo, _, build, _ = fixture(ctx)
+    repo, _, build, out = fixture(ctx)
     b = h.Bundle(h.bundle_dir(build, "train"))
     b.verify()
     job = b.job
@@ -159,10 +159,22 @@ def repo_job_file(ctx):
     h.check_equal(job["source"]["git"], {"remote": REMOTE, "commit": repo.head()}, "source.git")
     h.check_equal(job["source"]["notebook"], False, "notebook")
     h.check_equal(job["source"]["dockerfile"], "docker/Dockerfile", "source.dockerfile")
-    ep = job["source"]["entrypoint"]
-    h.check(isinstance(ep, list) and all(isinstance(a, str) for a in ep) and len(ep) > 1,
-            "entrypoint is a list of strings: %r" % ep)
-    h.check_equal(ep[-len(RENDERED):], RENDERED, "ARGS rendered at the end of the entrypoint")
+    # The program runs under the shim, which renders ARGS from the job spec the repository
+    # holds: `wandb-job dockerfile` writes it from the bundle's launch/.
+    h.check_equal(job["source"]["entrypoint"], h.shim_entrypoint("train"), "entrypoint")
+    with open(b.file("launch", ".wandb-job", "job.json")) as f:
+        spec = json.load(f)
+    h.check_equal(ordered(spec["config"]), ordered(MERGED), "the job spec's default config")
+    h.check_equal(spec["args"], ARGS, "the job spec's ARGS template")
+    with open(b.file("launch", "Dockerfile.wandb")) as f:
+        dockerfile = f.read()
+    h.check("ENTRYPOINT " + json.dumps(h.shim_entrypoint("train")).replace(", ", ",")
+            in dockerfile, "launch/Dockerfile.wandb's entrypoint:\n" + dockerfile)
+    # docker/Dockerfile builds neither program nor shim, and the repository has no job spec.
+    for warning in ("never names /usr/local/bin", "never names wandb-job or /src",
+                    ".wandb-job/job.json is not in the repository"):
+        h.check(any("train: " in l and warning in l for l in out.splitlines()),
+                "no warning %r for train:\n%s" % (warning, out))
     h.check_equal(ordered(job["input_types"]), ordered(h.wb_type(MERGED)), "input_types")
     h.check_equal(job["output_types"], EMPTY_TYPES, "output_types")
     h.check(isinstance(job["runtime"], str), "runtime is a string")
@@ -181,12 +193,15 @@ def other_source_keys(ctx):
     h.check_equal(list(ev.job["source"]), ["git", "entrypoint", "notebook"], "evaluate: source")
     h.check_equal(ev.job["input_types"], EMPTY_TYPES, "evaluate: input_types without config")
 
+    # BASE_IMAGE without DOCKERFILE: a repo job would run in the bare base image, so the default
+    # source packages the code, and the generated Dockerfile builds FROM BASE_IMAGE.
     infer = h.Bundle(h.bundle_dir(build, "infer"))
     infer.verify()
-    h.check_equal(infer.job["_version"], "v0", "infer: _version with base_image only")
-    h.check_equal(list(infer.job["source"]), ["git", "entrypoint", "notebook", "base_image"],
+    h.check_equal(infer.job["source_type"], "artifact", "infer: source_type with base_image only")
+    h.check_equal(list(infer.job["source"]), ["entrypoint", "notebook", "artifact", "dockerfile"],
                   "infer: source keys")
-    h.check_equal(infer.job["source"]["base_image"], "ubuntu:24.04", "infer: base_image")
+    with open(infer.file("code", "Dockerfile.wandb")) as f:
+        h.check("\nFROM ubuntu:24.04\n" in f.read(), "infer: the generated Dockerfile's FROM")
 
     pack = h.Bundle(h.bundle_dir(build, "pack"))
     pack.verify()

@@ -2,6 +2,7 @@
 libraries depending on each other, a static library, an executable per subdirectory, CMake's
 default RPATH and an install() rule. Two executables get jobs; job-bundle captures both."""
 
+import json
 import os
 import sys
 
@@ -89,7 +90,13 @@ def large_project(ctx):
     h.check_equal(train.meta["job"]["name"],
                   "job-git_github.com_acme_bigproject.git_apps_trainer_train", "train job name")
     h.check_equal(train.job["source"]["git"]["remote"], REMOTE, "scp-like remote kept")
-    h.check_equal(train.job["source"]["entrypoint"][-2:], ["--epochs", "5"], "train ARGS")
+    h.check_equal(train.job["source"]["entrypoint"], h.shim_entrypoint("train"),
+                  "train entrypoint")
+    spec = json.loads(train.read("launch", ".wandb-job", "job.json"))
+    h.check_equal(spec, {"config": {"epochs": 5}, "args": ["--epochs", "{epochs}"]},
+                  "train CONFIG and ARGS in the job spec to commit")
+    configure = json.loads(train.read("launch", ".wandb-job", "configure.json"))
+    h.check_equal(configure["source_subdir"], "", "the project is the repository root")
     closure = {e.get("soname"): e for e in train.lock().get("runtime", [])}
     for soname, path in (("libcore.so", "<build>/libs/core/libcore.so"),
                          ("libtensor.so.1", "<build>/libs/tensor/libtensor.so.1"),

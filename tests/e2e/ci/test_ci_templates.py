@@ -144,9 +144,12 @@ def setup_upstream(w):
             "set(WANDB_JOB_TOOL \"%s\" CACHE FILEPATH \"\")\n"
             "include(\"%s/cmake/WandbJob.cmake\")\n"
             "add_executable(train train.cpp)\n"
-            "wandb_add_job(train BASE_IMAGE debian:12 CONFIG lr=0.01 ARGS --lr {lr})\n"
+            "wandb_add_job(train DOCKERFILE Dockerfile BASE_IMAGE debian:12 CONFIG lr=0.01 "
+            "ARGS --lr {lr})\n"
             % (w.tool, w.source_dir),
         "train.cpp": "int main() { return 0; }\n",
+        # A repo job needs a Dockerfile in the commit (README "Sources of a job").
+        "Dockerfile": "FROM debian:12\n",
     }
     for rel, text in files.items():
         with open(os.path.join(src, rel), "w") as f:

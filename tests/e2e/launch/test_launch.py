@@ -314,6 +314,19 @@ def case_repo(ctx):
     try:
         world.base_image()
         repo = project_repo(ctx, "SOURCE repo")
+        # README "Sources of a job": the commit holds the Dockerfile.wandb and .wandb-job/ that
+        # `wandb-job dockerfile` writes from the job's bundle, and DOCKERFILE names it.
+        build = os.path.join(ctx.fresh_dir("bundle"), "build")
+        env = world.publish_env()
+        ctx.run(["cmake", "-S", repo.path, "-B", build, "-G", "Ninja",
+                 "-DCMAKE_BUILD_TYPE=Release"] + ctx.consume_args("package"), env=env)
+        ctx.build(build, target="job-bundle", env=env)
+        ctx.run([ctx.tool, "dockerfile", "--bundle", h.bundle_dir(build, "train"),
+                 "--out-dir", repo.path])
+        cmake = h.read_text(os.path.join(repo.path, "CMakeLists.txt"))
+        repo.write("CMakeLists.txt",
+                   cmake.replace("SOURCE repo", "SOURCE repo DOCKERFILE Dockerfile.wandb"))
+        repo.commit("the files wandb-job dockerfile wrote")
         # The agent clones REMOTE; git's insteadOf sends it to a local bare repository.
         bare = os.path.join(ctx.fresh_dir("remote"), "launch-train.git")
         ctx.run(["git", "clone", "-q", "--bare", repo.path, bare])

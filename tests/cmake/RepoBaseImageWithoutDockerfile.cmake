@@ -1,0 +1,1 @@
+wandb_add_job(train SOURCE repo BASE_IMAGE debian:12)
