@@ -71,7 +71,12 @@ TEST(WandbJobsReaderTest, WrongTypesAreNamed) {
            {std::string(page) + "/hasNextPage", "yes",
             "artifacts.pageInfo.hasNextPage must be true or false"}}) {
     StoredCollection c;
-    std::string err = Fetch([&](json* d) { (*d)[json::json_pointer(pointer)] = value; }, &c);
+    // Init-captures: C++17 lambdas cannot capture structured bindings (clang rejects it).
+    std::string err = Fetch(
+        [&c_pointer = pointer, &c_value = value](json* d) {
+          (*d)[json::json_pointer(c_pointer)] = c_value;
+        },
+        &c);
     EXPECT_EQ(err, message.empty() ? "" : where + message) << pointer;
   }
 }
