@@ -162,16 +162,7 @@ double ClockNow() {
 }
 
 /// "2006-01-02T15:04:05.000000Z", the timestamp wandb-core puts before each output line.
-std::string Rfc3339Micro(double seconds) {
-  time_t whole = static_cast<time_t>(seconds);
-  int micros = static_cast<int>((seconds - static_cast<double>(whole)) * 1e6);
-  struct tm tm_utc;
-  gmtime_r(&whole, &tm_utc);
-  char buf[40];
-  size_t n = strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm_utc);
-  snprintf(buf + n, sizeof(buf) - n, ".%06dZ", std::clamp(micros, 0, 999999));
-  return buf;
-}
+std::string Rfc3339Micro(double seconds) { return IsoFormatUtc(seconds) + "Z"; }
 
 /// What the sender thread takes out for one file_stream request.
 struct Batch {
