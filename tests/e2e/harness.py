@@ -37,7 +37,10 @@ _DROPPED_ENV_PREFIXES = ("WANDB_", "GIT_", "SOURCE_DATE_EPOCH", "XDG_", "LD_LIBR
                          "LD_PRELOAD", "CMAKE_GENERATOR", "CMAKE_BUILD_TYPE",
                          "CMAKE_CONFIGURATION_TYPES", "CMAKE_BUILD_PARALLEL_LEVEL",
                          "CMAKE_EXPORT_COMPILE_COMMANDS", "CMAKE_INSTALL_PREFIX", "CTEST_",
-                         "DESTDIR", "NINJA_STATUS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL")
+                         "DESTDIR", "NINJA_STATUS", "MAKEFLAGS", "MFLAGS", "MAKELEVEL",
+                         # A CI running the suite must not make every publish a W&B one.
+                         "CI_", "GITHUB_", "GITLAB_")
+_DROPPED_ENV_NAMES = ("CI",)
 
 
 class Skip(Exception):
@@ -247,7 +250,8 @@ class Context:
 
     def make_env(self, home, user):
         env = {k: v for k, v in os.environ.items()
-               if not any(k.startswith(p) for p in _DROPPED_ENV_PREFIXES)}
+               if k not in _DROPPED_ENV_NAMES
+               and not any(k.startswith(p) for p in _DROPPED_ENV_PREFIXES)}
         env.update({
             "HOME": home,
             "USER": user,

@@ -104,8 +104,9 @@ class Env:
         self.src = src
         self.root = tempfile.mkdtemp(prefix="wandb-job-e2e-run.")
         self.store = os.path.join(self.root, "store")
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("WANDB_", "GIT_", "CMAKE_", "XDG_"))}
+        # CI variables too: a CI running the suite must not make every publish a W&B one.
+        env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith(
+            ("WANDB_", "GIT_", "CMAKE_", "XDG_", "CI_", "GITHUB_", "GITLAB_"))}
         env.update({
             "HOME": os.path.join(self.root, "home"),
             "WANDB_JOB_STORE": self.store,

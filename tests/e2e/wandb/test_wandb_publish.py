@@ -47,8 +47,9 @@ class World:
         self.src = os.path.join(self.root, "src")
         self.build = os.path.join(self.root, "build")
         self.outputs = []  # every stdout/stderr, for the key leak check
-        self.env = {k: v for k, v in os.environ.items()
-                    if not k.startswith(("WANDB_", "GIT_", "NETRC", "CMAKE_", "XDG_"))}
+        # CI variables too: a CI running the suite must not make every publish a W&B one.
+        self.env = {k: v for k, v in os.environ.items() if k != "CI" and not k.startswith(
+            ("WANDB_", "GIT_", "NETRC", "CMAKE_", "XDG_", "CI_", "GITHUB_", "GITLAB_"))}
         self.env.update({"HOME": self.home, "LC_ALL": "C", "TZ": "UTC",
                          "GIT_CONFIG_NOSYSTEM": "1", "GIT_AUTHOR_NAME": "E2E",
                          "GIT_AUTHOR_EMAIL": "e2e@example.invalid", "GIT_COMMITTER_NAME": "E2E",
