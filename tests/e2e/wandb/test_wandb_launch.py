@@ -80,7 +80,7 @@ def tool(ctx, *args, check=True, **extra):
 
 def launch(ctx, *args, **kw):
     """`wandb-job launch ARGS --entity acme`: the queues of the tests are acme's."""
-    return launch(ctx, *(list(args) + ["--entity", ENTITY]), **kw)
+    return tool(ctx, "launch", *(list(args) + ["--entity", ENTITY]), **kw)
 
 
 def one_error_line(proc, code, *needles):
@@ -285,7 +285,7 @@ def case_show_runs(ctx):
                   "input defaults")
     h.check_equal(version["args"], ["--lr", "{lr}", "--epochs", "{epochs}"], "ARGS template")
     text = tool(ctx, "show", JOB).stdout
-    h.check("ARGS:" in text and "--lr {lr} --epochs {epochs}" in text, "ARGS:\n" + text)
+    h.check("ARGS:" in text and "--lr '{lr}' --epochs '{epochs}'" in text, "ARGS:\n" + text)
     h.check("Input defaults:" in text and "lr: 0.01" in text, "defaults:\n" + text)
     line = [x for x in text.splitlines() if RUN_ID in x]
     h.check(line and "finished" in line[0] and "v0" in line[0] and "viewer-team" in line[0],
