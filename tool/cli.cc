@@ -3,10 +3,13 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <array>
+#include <chrono>
+#include <cstdlib>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "atomic_file.h"
@@ -16,8 +19,10 @@
 #include "exec_shim.h"
 #include "file_util.h"
 #include "job_runner.h"
+#include "job_spec.h"
 #include "job_store.h"
 #include "job_views.h"
+#include "launch_queue.h"
 #include "log.h"
 #include "publish.h"
 #include "run_reporter_guard.h"
@@ -398,6 +403,7 @@ int CmdShow(const Args& args) {
     WandbClient* client = wandb.client.get();
     std::string shown;
     if (!GetWandbJob(client, wandb.entity, wandb.project, ref.name, &remote, &err) ||
+        !FetchWandbJobRuns(client, &remote, &err) ||
         !RenderJobShow(
             remote, ref.selector,
             [client](const StoredVersion& v, const std::string& path, std::string* contents,
@@ -425,6 +431,163 @@ int CmdShow(const Args& args) {
     return Fail(err);
   }
   printf("%s", out.c_str());
+  return 0;
+}
+
+// --- launch and describe: W&B only ---------------------------------------------------------
+
+/// A W&B client for `command`, which only W&B can serve: errors when WANDB_MODE is not online or
+/// no key is found. The entity and project resolve as for `show`.
+bool OpenWandbOnly(const std::string& command, const std::string& entity,
+                   const std::string& project, WandbReadTarget* out, std::string* err) {
+  WandbCredentials creds;
+  if (!LoadWandbCredentials(&creds, err)) {
+    return false;
+  }
+  if (creds.mode != WandbMode::kOnline) {
+    *err = command + " needs W&B, but WANDB_MODE is not online; unset WANDB_MODE";
+    return false;
+  }
+  if (!creds.UseWandb()) {
+    *err = command + " needs W&B: no API key found; set WANDB_API_KEY or a netrc entry for " +
+           NetrcMachine(creds.base_url) + " (`wandb login`)";
+    return false;
+  }
+  return OpenWandbReader(true, false, entity, project, out, err);
+}
+
+int CmdLaunch(const Args& args) {
+  CLI::App app{"Add a W&B job to a W&B launch queue, as `wandb launch -j JOB -q QUEUE` does; "
+               "a launch agent on the queue runs it.",
+               "wandb-job launch"};
+  std::string ref_text, queue, config_file, entity, project, priority_text;
+  std::vector<std::string> set;
+  bool wait = false;
+  app.add_option("job", ref_text, "[[ENTITY/]PROJECT/]NAME[:ALIAS|:vN]")->required();
+  app.add_option("--queue,-q", queue, "the launch queue")->required();
+  app.add_option("-c", set, "override a config input (key=value, repeatable)")
+      ->allow_extra_args(false);
+  app.add_option("--config", config_file, "a JSON file: an object of config inputs (-c goes "
+                 "over it)");
+  app.add_option("--entity,-e", entity,
+                 "the entity of the queue and the run (default: your default entity, as "
+                 "`wandb launch`)");
+  app.add_option("--project,-p", project, "the run's project (default: the job's)");
+  app.add_option("--priority", priority_text, "critical, high, medium or low");
+  app.add_flag("--wait", wait, "wait for the run to start and finish; print its URL and state");
+  if (int rc = Parse(app, "launch", args); rc >= 0) {
+    return rc;
+  }
+  JobRef ref;
+  std::string err;
+  int priority = -1;
+  if (!ParseJobRef(ref_text, &ref, &err)) {
+    return UsageError("launch", err);
+  }
+  if (!priority_text.empty() && !ParseLaunchPriority(priority_text, &priority, &err)) {
+    return UsageError("launch", err);
+  }
+  std::vector<std::string> pairs;
+  if (!LaunchConfigPairs(config_file, set, &pairs, &err)) {
+    return UsageError("launch", err);
+  }
+  WandbReadTarget wandb;
+  if (!OpenWandbOnly("launch", !ref.entity.empty() ? ref.entity : entity,
+                     !ref.project.empty() ? ref.project : project, &wandb, &err)) {
+    return Fail(err);
+  }
+  WandbClient* client = wandb.client.get();
+  std::string job_entity = wandb.entity;
+  // The queue's and the run's entity: as `wandb launch`, --entity, else the viewer's default
+  // entity (not WANDB_ENTITY).
+  std::string run_entity = entity;
+  if (run_entity.empty() && !client->ViewerEntity(&run_entity, &err)) {
+    return Fail("finding the default entity: " + err);
+  }
+  StoredCollection job;
+  const StoredVersion* version = nullptr;
+  std::string text;
+  JobDefinition definition;
+  if (!GetWandbJob(client, job_entity, wandb.project, ref.name, &job, &err) ||
+      !SelectVersion(job, ref.selector, &version, &err) ||
+      !ReadWandbFile(client, *version, "wandb-job.json", &text, &err) ||
+      !JobDefinition::FromJson(text, &definition, &err)) {
+    return Fail(err);
+  }
+  // Only the job's inputs: the agent would silently drop anything else.
+  LaunchSpecInput spec;
+  switch (OverridesFromPairs(pairs, ref.name, definition.input_types, &spec.run_config, &err)) {
+    case RunJobStatus::kRan:
+      break;
+    case RunJobStatus::kUsageError:
+      return UsageError("launch", err);
+    case RunJobStatus::kError:
+      return Fail(err);
+  }
+  spec.job = job_entity + "/" + wandb.project + "/" + ref.name +
+             (ref.selector.empty() ? "" : ":" + ref.selector);
+  spec.entity = run_entity;
+  spec.project = !project.empty() ? project : wandb.project;
+  std::string item_id;
+  if (!PushToLaunchQueue(client, run_entity, queue, LaunchSpecJson(spec), priority, &item_id,
+                         &err)) {
+    return Fail(err);
+  }
+  printf("added %s to launch queue %s of %s (queue item %s)\n", spec.job.c_str(), queue.c_str(),
+         run_entity.c_str(), item_id.c_str());
+  fflush(stdout);
+  if (!wait) {
+    return 0;
+  }
+  std::string poll_ms = GetEnv("WANDB_JOB_LAUNCH_POLL_MS");
+  int interval_ms = poll_ms.empty() ? 5000 : std::max(1, std::atoi(poll_ms.c_str()));
+  QueuedRunOutcome outcome;
+  bool announced = false;
+  auto wait_a_while = [&]() {
+    if (!announced) {
+      Info("waiting for a launch agent on queue %s to run it", queue.c_str());
+      announced = true;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
+  };
+  if (!WaitForQueuedRun(client, run_entity, queue, item_id, spec.entity, spec.project,
+                        wait_a_while, &outcome, &err)) {
+    return Fail(err);
+  }
+  std::string app_url = WandbAppUrl(client->options().base_url, GetEnv("WANDB_APP_URL"));
+  printf("run %s: %s\n  %s/%s/%s/runs/%s\n", outcome.run_id.c_str(), outcome.state.c_str(),
+         app_url.c_str(), spec.entity.c_str(), spec.project.c_str(), outcome.run_id.c_str());
+  return outcome.state == "finished" ? 0 : 1;
+}
+
+int CmdDescribe(const Args& args) {
+  CLI::App app{"Set a W&B job's description (what W&B's Job details show).",
+               "wandb-job describe"};
+  std::string ref_text, description, entity, project;
+  app.add_option("job", ref_text, "[[ENTITY/]PROJECT/]NAME[:ALIAS|:vN]")->required();
+  app.add_option("--description", description, "the new description")->required();
+  app.add_option("--entity,-e", entity, "W&B entity when the job names none");
+  app.add_option("--project,-p", project, "W&B project when the job names none");
+  if (int rc = Parse(app, "describe", args); rc >= 0) {
+    return rc;
+  }
+  JobRef ref;
+  std::string err;
+  if (!ParseJobRef(ref_text, &ref, &err)) {
+    return UsageError("describe", err);
+  }
+  WandbReadTarget wandb;
+  StoredCollection job;
+  const StoredVersion* version = nullptr;
+  if (!OpenWandbOnly("describe", !ref.entity.empty() ? ref.entity : entity,
+                     !ref.project.empty() ? ref.project : project, &wandb, &err) ||
+      !GetWandbJob(wandb.client.get(), wandb.entity, wandb.project, ref.name, &job, &err) ||
+      !SelectVersion(job, ref.selector, &version, &err) ||
+      !SetWandbJobDescription(wandb.client.get(), *version, description, &err)) {
+    return Fail(err);
+  }
+  printf("%s/%s/%s:v%d: description set\n", wandb.entity.c_str(), wandb.project.c_str(),
+         ref.name.c_str(), version->index);
   return 0;
 }
 
@@ -625,6 +788,8 @@ const Command kCommands[] = {
     {"publish", "publish bundles to W&B or the local store", CmdPublish},
     {"ls", "list jobs", CmdList},
     {"show", "show a job's details, versions and runs", CmdShow},
+    {"launch", "add a W&B job to a W&B launch queue", CmdLaunch},
+    {"describe", "set a W&B job's description", CmdDescribe},
     {"store", "maintain the local store (verify)", CmdStore},
     {"exec", "run a job's program as its entrypoint (the run shim)", CmdExec},
     {"run", "launch a job locally as the launch agent would", CmdRun},

@@ -175,7 +175,53 @@ struct VersionView {
   ordered_json source = nullptr;
   std::vector<std::string> entrypoint;
   TypeRows input_types, output_types;
+  TypeRows input_defaults;  // key: default as JSON, from the metadata's input_schemas
+  bool has_args = false;    // the ARGS template was found (artifact jobs: the code's job spec)
+  std::vector<std::string> args;
 };
+
+constexpr char kArtifactIdPrefix[] = "wandb-artifact://_id/";
+
+// An artifact job's ARGS template lives in its code artifact (.wandb-job/job.json, the shim's
+// job spec). Best effort: a code artifact that cannot be read leaves the template out.
+void LoadArgsTemplate(const std::string& artifact_uri, const VersionFileReader& read_file,
+                      VersionView* view) {
+  if (artifact_uri.rfind(kArtifactIdPrefix, 0) != 0) {
+    return;
+  }
+  StoredVersion code;
+  code.id = artifact_uri.substr(sizeof(kArtifactIdPrefix) - 1);
+  std::string text, ignored;
+  if (!read_file(code, ".wandb-job/job.json", &text, &ignored)) {
+    return;
+  }
+  ordered_json spec = ordered_json::parse(text, nullptr, false);
+  if (!spec.is_object() || !spec.contains("args") || !spec["args"].is_array()) {
+    return;
+  }
+  for (const ordered_json& arg : spec["args"]) {
+    if (arg.is_string()) {
+      view->args.push_back(arg.get<std::string>());
+    }
+  }
+  view->has_args = true;
+}
+
+// The defaults of a JSON Schema's leaves (what publish writes as input_schemas), dotted keys.
+void CollectDefaults(const ordered_json& schema, const std::string& prefix, TypeRows* out) {
+  if (!schema.is_object() || !schema.contains("properties") ||
+      !schema["properties"].is_object()) {
+    return;
+  }
+  for (const auto& [key, sub] : schema["properties"].items()) {
+    std::string name = prefix.empty() ? key : prefix + "." + key;
+    if (sub.is_object() && sub.contains("default")) {
+      out->emplace_back(name, sub["default"].dump());
+    } else {
+      CollectDefaults(sub, name, out);
+    }
+  }
+}
 
 bool LoadVersionView(const StoredVersion& v, const VersionFileReader& read_file, VersionView* view,
                      std::string* err) {
@@ -253,6 +299,13 @@ bool LoadVersionView(const StoredVersion& v, const VersionFileReader& read_file,
       }
     }
   }
+  if (view->source_type == "artifact") {
+    LoadArgsTemplate(reference, read_file, view);
+  }
+  if (meta.is_object() && meta.contains("input_schemas") && meta["input_schemas"].is_object() &&
+      meta["input_schemas"].contains("@wandb.config")) {
+    CollectDefaults(meta["input_schemas"]["@wandb.config"], "", &view->input_defaults);
+  }
   return true;
 }
 
@@ -282,6 +335,11 @@ ordered_json VersionJson(const VersionView& view) {
   j["entrypoint"] = view.entrypoint;
   j["input_types"] = TypesJson(view.input_types);
   j["output_types"] = TypesJson(view.output_types);
+  j["args"] = view.has_args ? ordered_json(view.args) : ordered_json(nullptr);
+  j["input_defaults"] = ordered_json::object();
+  for (const auto& [key, value] : view.input_defaults) {
+    j["input_defaults"][key] = ordered_json::parse(value);
+  }
   j["files"] = ordered_json::array();
   for (const ManifestEntry& e : v.manifest.entries) {
     j["files"].push_back({{"path", e.path}, {"size", e.size}, {"digest", e.digest}});
@@ -323,6 +381,12 @@ void AppendVersionText(const VersionView& view, std::string* out) {
     field("Entrypoint", view.entrypoint.empty() ? "(none)" : CommandLine(view.entrypoint));
     AppendTypesText("Input types", view.input_types, out);
     AppendTypesText("Output types", view.output_types, out);
+    if (!view.input_defaults.empty()) {
+      AppendTypesText("Input defaults", view.input_defaults, out);
+    }
+    if (view.has_args) {
+      field("ARGS", view.args.empty() ? "(none)" : CommandLine(view.args));
+    }
   }
   *out += "    Files:\n";
   size_t path_width = 0, size_width = 0;
@@ -566,6 +630,7 @@ bool RenderJobShow(const StoredCollection& job, const std::string& selector,
       r["finished_at"] = run.finished_at.empty() ? ordered_json(nullptr)
                                                  : ordered_json(run.finished_at);
       r["exit_code"] = run.has_exit_code ? ordered_json(run.exit_code) : ordered_json(nullptr);
+      r["creator"] = OrNull(run.creator);
       r["config"] = JsonObjectOrEmpty(run.config);
       r["summary"] = JsonObjectOrEmpty(run.summary);
       j["runs"].push_back(std::move(r));
@@ -597,7 +662,7 @@ bool RenderJobShow(const StoredCollection& job, const std::string& selector,
     std::string version = run.version_index >= 0 ? "v" + std::to_string(run.version_index) : "v?";
     std::string code = run.has_exit_code ? "exit " + std::to_string(run.exit_code) : "exit -";
     text += "  " + run.id + "  " + run.name + "  " + run.state + "  " + version + "  " + code +
-            "  " + run.created_at + "\n";
+            "  " + run.created_at + (run.creator.empty() ? "" : "  by " + run.creator) + "\n";
     text += "    config:  " + JsonObjectOrEmpty(run.config).dump() + "\n";
     if (!run.summary.empty() && run.summary != "{}") {
       text += "    summary: " + JsonObjectOrEmpty(run.summary).dump() + "\n";

@@ -21,6 +21,7 @@ struct RunRecord {
   int version_index = -1;  // of the job the run used; -1 when unknown
   std::string entity, project;  // where the run lives
   std::string job;              // the job collection name the run used, "" for none
+  std::string creator;          // the W&B user who made the run, "" when unknown (the store)
   std::string finished_at;      // RFC 3339 UTC, "" while running
   std::string config;           // JSON object text, "" for none
   std::string summary;          // JSON object text, "" for none

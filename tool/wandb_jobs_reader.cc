@@ -64,6 +64,34 @@ constexpr char kArtifactFile[] = R"(query ArtifactFile($id: ID!, $names: [String
   }
 })";
 
+// The runs that used a version: the Runs tab of W&B's job page, a page at a time.
+constexpr char kJobRuns[] = R"(query JobRuns($id: ID!, $cursor: String) {
+  artifact(id: $id) {
+    usedBy(first: 100, after: $cursor) {
+      pageInfo { hasNextPage endCursor }
+      edges {
+        node {
+          name
+          displayName
+          state
+          createdAt
+          config
+          user { username }
+          project { name entityName }
+        }
+      }
+    }
+  }
+})";
+
+// What the SDK's Artifact.save() sends for an edited description of a logged version.
+constexpr char kUpdateDescription[] = R"(mutation UpdateArtifactDescription($id: ID!,
+    $description: String) {
+  updateArtifact(input: {artifactID: $id, description: $description}) {
+    artifact { id description }
+  }
+})";
+
 // The connection's pageInfo: whether another page follows and the cursor that asks for it. A
 // reply that asks for more without a new cursor is an error, not a loop over the same page.
 bool NextPage(const JsonFields<json>& connection, bool* more, json* cursor, std::string* err) {
@@ -240,6 +268,65 @@ bool GetWandbJob(WandbClient* client, const std::string& entity, const std::stri
     return false;
   }
   return true;
+}
+
+bool FetchWandbJobRuns(WandbClient* client, StoredCollection* job, std::string* err) {
+  std::vector<RunRecord> runs;
+  for (const StoredVersion& v : job->versions) {
+    json cursor = nullptr;
+    while (true) {
+      json data;
+      if (!GraphqlJson(client, "JobRuns", kJobRuns, {{"id", v.id}, {"cursor", cursor}}, &data,
+                       err)) {
+        return false;
+      }
+      const json& conn = Member(Member(data, "artifact"), "usedBy");
+      for (const json& edge : Member(conn, "edges")) {
+        const json& node = Member(edge, "node");
+        RunRecord r(Str(node, "name"), Str(node, "displayName"), Str(node, "state"),
+                    Str(node, "createdAt"), v.index);
+        r.entity = Str(Member(node, "project"), "entityName");
+        r.project = Str(Member(node, "project"), "name");
+        r.job = job->name;
+        r.creator = Str(Member(node, "user"), "username");
+        // W&B keeps each config key as {"value": ..., "desc": ...}; "_wandb" is the SDK's own.
+        json config = json::parse(Str(node, "config").empty() ? "{}" : Str(node, "config"),
+                                  nullptr, false);
+        json values = json::object();
+        if (config.is_object()) {
+          for (const auto& [key, entry] : config.items()) {
+            if (key != "_wandb") {
+              values[key] = entry.is_object() && entry.contains("value") ? entry["value"] : entry;
+            }
+          }
+        }
+        r.config = values.dump();
+        runs.push_back(std::move(r));
+      }
+      bool more = false;
+      JsonFields<json> connection(conn, "artifact.usedBy");
+      if (!NextPage(connection, &more, &cursor, err)) {
+        *err = "JobRuns: " + *err;
+        return false;
+      }
+      if (!more) {
+        break;
+      }
+    }
+  }
+  // Newest first, as the Runs tab lists them.
+  std::stable_sort(runs.begin(), runs.end(), [](const RunRecord& a, const RunRecord& b) {
+    return a.created_at > b.created_at;
+  });
+  job->runs = std::move(runs);
+  return true;
+}
+
+bool SetWandbJobDescription(WandbClient* client, const StoredVersion& version,
+                            const std::string& description, std::string* err) {
+  json data;
+  return GraphqlJson(client, "UpdateArtifactDescription", kUpdateDescription,
+                     {{"id", version.id}, {"description", description}}, &data, err);
 }
 
 bool OpenWandbReader(bool force, bool local_store_named, const std::string& entity,

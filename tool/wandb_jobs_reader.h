@@ -1,5 +1,6 @@
 // Reads jobs back from W&B for `ls` and `show`: job collections, their versions and aliases as
-// StoredCollection, and single files of a version. Read-only; publishing is wandb_sink's job.
+// StoredCollection, the runs that used them, and single files of a version; and the one edit of
+// the Jobs page, the description. Publishing is wandb_sink's job.
 #pragma once
 
 #include <memory>
@@ -35,6 +36,13 @@ bool GetWandbJob(WandbClient* client, const std::string& entity, const std::stri
 /// The bytes of one file of a version (downloaded from the server), checked against its digest.
 bool ReadWandbFile(WandbClient* client, const StoredVersion& version, const std::string& path,
                    std::string* contents, std::string* err);
+
+/// The runs that used each version of `job` (Artifact.usedBy, every page) into job->runs, newest
+/// first, with their state, creator, creation time and config values.
+bool FetchWandbJobRuns(WandbClient* client, StoredCollection* job, std::string* err);
+/// Sets the description of `version` (W&B's Job details show the latest version's).
+bool SetWandbJobDescription(WandbClient* client, const StoredVersion& version,
+                            const std::string& description, std::string* err);
 
 /// One collection of `type`; `*found` false when the project, type or collection is absent.
 /// Downloads each version's manifest when `with_manifests`.

@@ -41,6 +41,9 @@ except ImportError:  # The tests that need the fake skip themselves.
     graphql = None
 
 ALNUM_128 = re.compile(r"^[A-Za-z0-9]{128}$")
+# What W&B has beyond the shared schema subset (launch queues, run pagination).
+EXTENSIONS = os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                          "schema_extensions.graphql")
 
 
 class FakeError(Exception):
@@ -85,7 +88,10 @@ class FakeWandb:
         self.schema = None
         if schema_path:
             with open(schema_path, encoding="utf-8") as f:
-                self.schema = graphql.build_schema(f.read())
+                text = f.read()
+            with open(EXTENSIONS, encoding="utf-8") as f:
+                text += "\n" + f.read()
+            self.schema = graphql.build_schema(text)
         self.lock = threading.RLock()
         self.counter = 0
         self.runs = {}          # storage id -> run dict
@@ -105,6 +111,8 @@ class FakeWandb:
         self.storage_auth_rejected = 0
         self.file_streams = []  # (entity, project, run, body)
         self.used = []          # useArtifact: {"entity", "project", "run", "artifact", "name"}
+        self.queues = {}        # (entity, project, name) -> launch queue dict (seed_queue)
+        self.usage = []         # as `used`, but state (usedBy), not cleared by reset_stats
         self.httpd = None
         self.url = None
 
@@ -234,6 +242,62 @@ class FakeWandb:
             return [a for a in self.artifacts.values()
                     if a["collection"] == name and a["state"] == "PENDING"]
 
+    def seed_run(self, entity, project, name, config=None, used=None):
+        """A run made directly (tests of many runs); `used`: an artifact dict it used."""
+        with self.lock:
+            run = {"id": self.next_id("Run"), "name": name, "project": project,
+                   "entity": entity, "jobType": None, "deleted": False,
+                   "config": {k: {"value": v} for k, v in (config or {}).items()},
+                   "upserts": 1, "run_files": {}, "createdAt": now_iso()}
+            self.runs[run["id"]] = run
+            if used is not None:
+                self.usage.append({"entity": entity, "project": project, "run": name,
+                                   "artifact": used["id"],
+                                   "name": "%s:v%d" % (used["collection"],
+                                                       used["versionIndex"])})
+            return run
+
+    def seed_queue(self, name, entity=None, project="model-registry", deny=False):
+        """A launch queue (W&B's default queue project is model-registry). deny: pushing to it
+        fails as W&B answers a user without access."""
+        with self.lock:
+            q = {"id": self.next_id("RunQueue"), "name": name, "entity": entity or self.entity,
+                 "project": project, "access": "PROJECT", "createdBy": self.entity,
+                 "deny": deny, "items": []}
+            self.queues[(q["entity"], project, name)] = q
+            return q
+
+    def queue_items(self, name, entity=None, project="model-registry"):
+        """The items pushed to a queue, oldest first, with runSpec parsed."""
+        with self.lock:
+            q = self.queues[(entity or self.entity, project, name)]
+            return [dict(i, runSpec=json.loads(i["runSpec"])) for i in q["items"]]
+
+    def claim_item(self, item_id, run_id):
+        """What the launch agent does when it starts an item's run."""
+        with self.lock:
+            for q in self.queues.values():
+                for i in q["items"]:
+                    if i["id"] == item_id:
+                        i["state"], i["associatedRunId"] = "CLAIMED", run_id
+                        return i
+        raise KeyError(item_id)
+
+    def fail_item(self, item_id):
+        """What the agent does with an item it cannot run."""
+        with self.lock:
+            for q in self.queues.values():
+                for i in q["items"]:
+                    if i["id"] == item_id:
+                        i["state"] = "FAILED"
+                        return i
+        raise KeyError(item_id)
+
+    def delete_item(self, item_id):
+        with self.lock:
+            for q in self.queues.values():
+                q["items"] = [i for i in q["items"] if i["id"] != item_id]
+
     # --- helpers -------------------------------------------------------------------------------
 
     def next_id(self, kind):
@@ -351,7 +415,7 @@ class FakeWandb:
             run = {"id": self.next_id("Run"), "name": input["name"],
                    "project": input["modelName"], "entity": input["entityName"],
                    "jobType": input.get("jobType"), "deleted": False, "config": None,
-                   "upserts": 0, "run_files": {}}
+                   "upserts": 0, "run_files": {}, "createdAt": now_iso()}
             self.runs[run["id"]] = run
         run["upserts"] += 1
         if config is not None:
@@ -378,9 +442,11 @@ class FakeWandb:
         if run is None:
             raise FakeError("useArtifact: no run %s in %s/%s" % (
                 input["runName"], input["entityName"], input["projectName"]))
-        self.used.append({"entity": run["entity"], "project": run["project"],
-                          "run": run["name"], "artifact": a["id"],
-                          "name": "%s:v%d" % (a["collection"], a["versionIndex"])})
+        use = {"entity": run["entity"], "project": run["project"], "run": run["name"],
+               "artifact": a["id"], "name": "%s:v%d" % (a["collection"], a["versionIndex"])}
+        self.used.append(use)
+        if use not in self.usage:
+            self.usage.append(use)
         return {"artifact": self.artifact_obj(a)}
 
     def r_createRunFiles(self, input):
@@ -413,7 +479,10 @@ class FakeWandb:
         return {"id": run["id"], "name": run["name"], "displayName": run["name"],
                 "state": self.run_state(run), "config": json.dumps(run["config"] or {}),
                 "host": run.get("host"), "commit": run.get("commit"),
-                "jobType": run.get("jobType"), "tags": []}
+                "jobType": run.get("jobType"), "tags": [], "createdAt": run["createdAt"],
+                "user": {"id": node_id("User", 1), "name": self.entity,
+                         "username": self.entity},
+                "project": lambda: self.project_ref(run["entity"], run["project"])}
 
     def r_deleteRun(self, input):
         run = self.runs.get(input["id"])
@@ -568,6 +637,16 @@ class FakeWandb:
         self.move_aliases(a, list(dict.fromkeys(a["requestedAliases"] + ["latest"])))
         return {"artifact": self.artifact_obj(a)}
 
+    def r_updateArtifact(self, input):
+        a = self.artifacts.get(input["artifactID"])
+        if a is None or a["state"] != "COMMITTED":
+            raise FakeError("updateArtifact: no committed artifact %s" % input["artifactID"])
+        if "description" in input:
+            a["description"] = input["description"]
+        if input.get("metadata") is not None:
+            a["metadata"] = input["metadata"]
+        return {"artifact": self.artifact_obj(a)}
+
     def r_addAliases(self, input):
         a = self.artifacts.get(input["artifactID"])
         if a is None or a["state"] != "COMMITTED":
@@ -576,17 +655,65 @@ class FakeWandb:
                               if x["alias"] not in a["aliases"]])
         return {"success": True}
 
+    def push_item(self, q, input):
+        if q["deny"]:
+            raise FakeError("permission denied: user %s cannot push to run queue %s" % (
+                self.entity, q["name"]))
+        try:
+            spec = json.loads(input["runSpec"])
+        except ValueError:
+            raise FakeError("runSpec is not JSON")
+        if not isinstance(spec, dict):
+            raise FakeError("runSpec must be a JSON object")
+        item = {"id": self.next_id("RunQueueItem"), "runSpec": input["runSpec"],
+                "priority": input.get("priority"),
+                "templateVariableValues": input.get("templateVariableValues"),
+                "state": "PENDING", "associatedRunId": None, "createdAt": now_iso()}
+        q["items"].append(item)
+        return {"runQueueItemId": item["id"], "runSpec": input["runSpec"]}
+
+    def r_pushToRunQueueByName(self, input):
+        q = self.queues.get((input["entityName"], input["projectName"], input["queueName"]))
+        if q is None:
+            raise FakeError("run queue %s not found in %s/%s" % (
+                input["queueName"], input["entityName"], input["projectName"]))
+        return self.push_item(q, input)
+
+    def r_pushToRunQueue(self, input):
+        q = next((q for q in self.queues.values() if q["id"] == input["queueID"]), None)
+        if q is None:
+            raise FakeError("no run queue %s" % input["queueID"])
+        return self.push_item(q, input)
+
+    def queue_obj(self, q):
+        def item(i):
+            return {"id": i["id"], "state": i["state"], "associatedRunId": i["associatedRunId"],
+                    "runSpec": i["runSpec"], "priority": i["priority"],
+                    "createdAt": i["createdAt"]}
+        return {"id": q["id"], "name": q["name"], "access": q["access"],
+                "createdBy": q["createdBy"], "entityName": q["entity"],
+                "projectName": q["project"],
+                "runQueueItem": lambda id: next((item(i) for i in q["items"] if i["id"] == id),
+                                                None),
+                "runQueueItems": lambda: {"edges": [{"node": item(i)} for i in q["items"]]}}
+
     def r_project(self, name=None, entityName=None):
         e, p = entityName or self.entity, name
         if not any(k[0] == e and k[1] == p for k in self.sequences) and not any(
-                (r["entity"], r["project"]) == (e, p) for r in self.runs.values()):
+                (r["entity"], r["project"]) == (e, p) for r in self.runs.values()) and not any(
+                k[0] == e and k[1] == p for k in self.queues):
             return None
         return {"id": node_id("Project", 1), "name": p, "entityName": e,
                 "artifactType": lambda name: self.type_obj(e, p, name),
                 "artifact": lambda name: self.artifact_obj_or_none(
                     self.artifact_by_name(e, p, name)),
                 "artifactCollectionMembership": lambda name: self.membership(e, p, name),
-                "run": lambda name: self.run_obj(e, p, name)}
+                "run": lambda name: self.run_obj(e, p, name),
+                "runQueues": lambda: [self.queue_obj(q) for k, q in sorted(self.queues.items())
+                                      if k[0] == e and k[1] == p],
+                "runQueue": lambda name: next(
+                    (self.queue_obj(q) for k, q in self.queues.items() if k == (e, p, name)),
+                    None)}
 
     def artifact_by_name(self, e, p, ref):
         """A committed version by "<collection>:<alias or vN>" (no alias: latest)."""
@@ -671,6 +798,10 @@ class FakeWandb:
                 "directUrl": self.storage_url("manifest", _urlsafe(a["id"]))}}
                 if a["state"] == "COMMITTED" else None),
             "files": files,
+            # The runs that used this version, in the order they did (useArtifact).
+            "usedBy": lambda **kw: _connection(
+                [self.run_obj(u["entity"], u["project"], u["run"]) for u in self.usage
+                 if u["artifact"] == a["id"]], kw),
         }
 
 
