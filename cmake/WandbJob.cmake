@@ -36,7 +36,7 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
                   [MAX_FILE_SIZE <size>]
                   [DOCKERFILE <path>] [BUILD_CONTEXT <dir>] [BASE_IMAGE <ref>]
                   [CMAKE_ARGS <-Dvar=value>...] [PACKAGES <debian-package>...]
-                  [INPUT <key> [DESCRIPTION <text>] [ENUM <value>...]
+                  [INPUT <key> [HELP <text>] [ENUM <value>...]
                          [MINIMUM <n>] [MAXIMUM <n>]]...
                   [IMAGE <ref>] [IMAGE_FILES <src>=<dest>...]
                   [IMAGE_ENV <name>=<value>...] [IMAGE_WORKING_DIR <dir>]
@@ -79,9 +79,9 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
     Default hyperparameters, the job's typed inputs. Keys are ``[A-Za-z_][A-Za-z0-9_-]*``
     segments joined by ``.`` for nesting (``optimizer.lr=0.1``); each key once.
 
-  ``INPUT <key> [DESCRIPTION <text>] [ENUM <value>...] [MINIMUM <n>] [MAXIMUM <n>]``
+  ``INPUT <key> [HELP <text>] [ENUM <value>...] [MINIMUM <n>] [MAXIMUM <n>]``
     Describes the config value ``<key>`` (a ``CONFIG`` or ``CONFIG_FILE`` key, dotted when
-    nested) for W&B's launch drawer: a description, the allowed values (each read like a
+    nested) for W&B's launch drawer: a description (``HELP``), the allowed values (each read like a
     ``CONFIG`` value: valid JSON keeps its type, anything else is a string) and numeric bounds.
     Repeat ``INPUT`` once per value. The job artifact's metadata carries them in
     ``input_schemas``, the JSON schema ``wandb job create --schema`` writes. An unknown key, an
@@ -515,7 +515,7 @@ function(_wandb_job_json_value out_var text)
   set(${out_var} "${text}" PARENT_SCOPE)
 endfunction()
 
-# One `INPUT <key> [DESCRIPTION <text>] [ENUM <value>...] [MINIMUM <n>] [MAXIMUM <n>]` group, added
+# One `INPUT <key> [HELP <text>] [ENUM <value>...] [MINIMUM <n>] [MAXIMUM <n>]` group, added
 # to the JSON object in `inputs_var` (key -> {description, enum, minimum, maximum}) after checking
 # it against the job's defaults (CONFIG, else CONFIG_FILE; the caller's arg_* variables).
 function(_wandb_job_input fn inputs_var group)
@@ -526,13 +526,13 @@ function(_wandb_job_input fn inputs_var group)
   set(given "")
   foreach(word IN LISTS group)
     string(REPLACE "${rs}" ";" word "${word}")
-    if(word MATCHES "^(DESCRIPTION|ENUM|MINIMUM|MAXIMUM)$")
+    if(word MATCHES "^(HELP|ENUM|MINIMUM|MAXIMUM)$")
       if(field AND NOT field IN_LIST given)
         message(FATAL_ERROR "${what}: ${field} needs a value; give one or drop the keyword")
       endif()
       set(field "${word}")
     elseif(field STREQUAL "" OR (field IN_LIST given AND NOT field STREQUAL "ENUM"))
-      message(FATAL_ERROR "${what}: unexpected '${word}'; an INPUT takes DESCRIPTION <text>, "
+      message(FATAL_ERROR "${what}: unexpected '${word}'; an INPUT takes HELP <text>, "
         "ENUM <value>..., MINIMUM <n> and MAXIMUM <n>")
     else()
       list(APPEND given ${field})
@@ -590,8 +590,8 @@ function(_wandb_job_input fn inputs_var group)
   endif()
 
   set(doc "{}")
-  if(DEFINED in_DESCRIPTION)
-    _wandb_job_json_quote(text "${in_DESCRIPTION}")
+  if(DEFINED in_HELP)
+    _wandb_job_json_quote(text "${in_HELP}")
     string(JSON doc SET "${doc}" description "${text}")
   endif()
   if(DEFINED in_ENUM)

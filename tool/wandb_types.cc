@@ -565,7 +565,7 @@ bool InputSchemaFromConfig(std::string_view config_json, std::string_view doc_js
       *err = "input documentation for '" + key + "': expected {\"description\": ..., \"enum\": [...]}";
       return false;
     }
-    const OrderedJson& value = (*node)["default"];
+    const OrderedJson value = (*node)["default"];  // a copy: adding members moves them
     for (auto field = it->begin(); field != it->end(); ++field) {
       bool bound = field.key() == "minimum" || field.key() == "maximum";
       if (field.key() == "description" && field->is_string()) {

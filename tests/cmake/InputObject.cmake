@@ -1,1 +1,1 @@
-wandb_add_job(train CONFIG model.depth=2 INPUT model DESCRIPTION "The model")
+wandb_add_job(train CONFIG model.depth=2 INPUT model HELP "The model")

@@ -50,20 +50,3 @@ expect_string("${spec}" config_file ${src}/sub/p.json)
 expect_number("${spec}" max_file_size 0)  # WANDB_JOB_MAX_FILE_SIZE
 expect_string("${spec}" "cmake;target_source_dir" ${src}/sub)
 expect_string("${spec}" "cmake;source_dir" ${src})
-# INPUT: one object per input; ENUM words keep their JSON type like CONFIG values; CONFIG_FILE
-# values (epochs) are found too.
-string(JSON inputs GET "${spec}" inputs)
-expect_members("${inputs}" inputs lr optimizer.momentum epochs name)
-string(JSON lr GET "${inputs}" lr)
-string(JSON same EQUAL "${lr}"
-  [[{"description": "Learning rate; > 0", "minimum": 0, "maximum": 1, "enum": [0.001, 0.01, 0.1]}]])
-assert_equal("${same}" ON "inputs.lr: ${lr}")
-string(JSON momentum GET "${inputs}" optimizer.momentum)
-string(JSON same EQUAL "${momentum}" [[{"description": "Momentum"}]])
-assert_equal("${same}" ON "inputs.optimizer.momentum: ${momentum}")
-string(JSON enum GET "${inputs}" epochs enum)
-string(JSON same EQUAL "${enum}" "[3, 5]")
-assert_equal("${same}" ON "inputs.epochs.enum: ${enum}")
-string(JSON enum GET "${inputs}" name enum)
-string(JSON same EQUAL "${enum}" [[["a b=c", "other"]]])
-assert_equal("${same}" ON "inputs.name.enum: ${enum}")

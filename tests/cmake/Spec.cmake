@@ -19,11 +19,7 @@ wandb_add_job(train NAME train-job ENTITY team PROJECT mnist SOURCE artifact ALI
   CONFIG_FILE params.json LOCKFILES deps/vcpkg.json ./deps/../conan.lock
   CODE_DIR code/ EXCLUDE "*.o" "build/" MAX_FILE_SIZE 2G
   DOCKERFILE docker/Dockerfile BUILD_CONTEXT . BASE_IMAGE ubuntu:22.04 IMAGE ghcr.io/org/train:v1.0
-  CMAKE_ARGS -DBUILD_EXAMPLES=ON "-DGREETING:STRING=a b" PACKAGES libeigen3-dev g++-12
-  INPUT lr DESCRIPTION "Learning rate; > 0" MINIMUM 0 MAXIMUM 1 ENUM 0.001 0.01 0.1
-  INPUT optimizer.momentum DESCRIPTION Momentum
-  INPUT epochs ENUM 3 5
-  INPUT name ENUM "a b=c" other)
+  CMAKE_ARGS -DBUILD_EXAMPLES=ON "-DGREETING:STRING=a b" PACKAGES libeigen3-dev g++-12)
 set_property(TARGET train PROPERTY WANDB_JOB_EXTRA_FILES ${s}/a.txt
   $<TARGET_PROPERTY:train,SOURCE_DIR>/b.txt)
 set(WANDB_JOB_MAX_FILE_SIZE 0)

@@ -80,8 +80,8 @@ wandb_add_job(train
   ALIASES stable nightly
   DOCKERFILE docker/Dockerfile
   BASE_IMAGE debian:12-slim
-  INPUT lr DESCRIPTION "Learning rate" MINIMUM 0 MAXIMUM 1
-  INPUT optimizer.name DESCRIPTION Optimizer ENUM adam sgd
+  INPUT lr HELP "Learning rate" MINIMUM 0 MAXIMUM 1
+  INPUT optimizer.name HELP Optimizer ENUM adam sgd
   LOCKFILES deps/extra.lock)
 
 add_executable(pack simple.cpp)
