@@ -36,6 +36,8 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
                   [MAX_FILE_SIZE <size>]
                   [DOCKERFILE <path>] [BUILD_CONTEXT <dir>] [BASE_IMAGE <ref>]
                   [CMAKE_ARGS <-Dvar=value>...] [PACKAGES <debian-package>...]
+                  [INPUT <key> [HELP <text>] [ENUM <value>...]
+                         [MINIMUM <n>] [MAXIMUM <n>]]...
                   [IMAGE <ref>] [IMAGE_FILES <src>=<dest>...]
                   [IMAGE_ENV <name>=<value>...] [IMAGE_WORKING_DIR <dir>]
                   [IMAGE_USER <user>[:<group>]] [IMAGE_SHIM ON|OFF]
@@ -77,6 +79,14 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
     Default hyperparameters, the job's typed inputs. Keys are ``[A-Za-z_][A-Za-z0-9_-]*``
     segments joined by ``.`` for nesting (``optimizer.lr=0.1``); each key once.
 
+  ``INPUT <key> [HELP <text>] [ENUM <value>...] [MINIMUM <n>] [MAXIMUM <n>]``
+    Describes the config value ``<key>`` (a ``CONFIG`` or ``CONFIG_FILE`` key, dotted when
+    nested) for W&B's launch drawer: a description (``HELP``), the allowed values (each read like a
+    ``CONFIG`` value: valid JSON keeps its type, anything else is a string) and numeric bounds.
+    Repeat ``INPUT`` once per value. The job artifact's metadata carries them in
+    ``input_schemas``, the JSON schema ``wandb job create --schema`` writes. An unknown key, an
+    ``ENUM`` without the default and bounds that exclude it are configure errors.
+
   ``CONFIG_FILE <file.json>``
     A JSON object of default hyperparameters, merged under ``CONFIG``. Must exist; at most
     1 MiB and 64 levels of nesting.
@@ -107,7 +117,9 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
     For artifact jobs without ``DOCKERFILE``, the ``FROM`` of the generated ``Dockerfile.wandb``
     (default ``debian:12``; it must be Debian-like, with ``apt-get``); without ``DOCKERFILE``
     the default source is then ``artifact``, and ``SOURCE repo`` is an error (the agent would
-    run the job in the bare image). For repo jobs with ``DOCKERFILE``, ``source.base_image``.
+    run the job in the bare image). For repo jobs with ``DOCKERFILE``, the ``FROM`` of the
+    Dockerfile ``wandb-job dockerfile`` writes. Never the job's ``source.base_image``, with
+    which W&B's agent would skip the build.
     For image jobs, the base of the built image: its
     layers go below ours and its config (``Env``, labels, ports...) is merged in. It is
     resolved when publishing, never while building; without it the image starts from scratch
@@ -248,7 +260,7 @@ function(wandb_add_job target)
     BUILD_CONTEXT BASE_IMAGE IMAGE IMAGE_WORKING_DIR IMAGE_USER IMAGE_SHIM MAX_FILE_SIZE
     FILE_PREFIX_MAP)
   set(multi_value ALIASES ARGS CONFIG LOCKFILES EXCLUDE IMAGE_FILES IMAGE_ENV CMAKE_ARGS
-    PACKAGES)
+    PACKAGES INPUT)
   cmake_parse_arguments(PARSE_ARGV 1 arg "ALL" "${one_value}" "${multi_value}")
   set(fn wandb_add_job)
 
@@ -301,6 +313,36 @@ function(wandb_add_job target)
       _wandb_job_absolute(${fn} ${kw} DIRECTORY "${arg_${kw}}" arg_${kw})
     endif()
   endforeach()
+  # INPUT groups, from the raw arguments: cmake_parse_arguments joins repeated INPUTs into one
+  # list, which loses where each starts.
+  set(inputs "{}")
+  if(DEFINED arg_INPUT)
+    set(group "")
+    math(EXPR last "${ARGC} - 1")
+    foreach(i RANGE 1 ${last})
+      set(token "${ARGV${i}}")
+      if(token STREQUAL "INPUT" OR token IN_LIST one_value OR token IN_LIST multi_value OR
+         token STREQUAL "ALL")
+        if(NOT group STREQUAL "")
+          _wandb_job_input(${fn} inputs "${group}")
+        endif()
+        set(group "")
+        set(in_input FALSE)
+        if(token STREQUAL "INPUT")
+          set(in_input TRUE)
+        endif()
+      elseif(in_input)
+        # A ';' in a value would split the group list: carried as ASCII RS, restored later.
+        string(ASCII 30 rs)
+        string(REPLACE ";" "${rs}" token "${token}")
+        list(APPEND group "${token}")
+      endif()
+    endforeach()
+    if(NOT group STREQUAL "")
+      _wandb_job_input(${fn} inputs "${group}")
+    endif()
+  endif()
+
   set(lockfiles "")
   foreach(file IN LISTS arg_LOCKFILES)
     _wandb_job_absolute(${fn} LOCKFILES FILE "${file}" abs)
@@ -461,6 +503,140 @@ function(_wandb_job_check_config fn pairs)
     endif()
     list(APPEND keys "${key}")
   endforeach()
+endfunction()
+
+# A CONFIG value or enum word as JSON: valid JSON keeps its type, anything else is a string, as
+# the helper reads CONFIG.
+function(_wandb_job_json_value out_var text)
+  string(JSON type ERROR_VARIABLE error TYPE "${text}")
+  if(error OR text STREQUAL "")
+    _wandb_job_json_quote(text "${text}")
+  endif()
+  set(${out_var} "${text}" PARENT_SCOPE)
+endfunction()
+
+# One `INPUT <key> [HELP <text>] [ENUM <value>...] [MINIMUM <n>] [MAXIMUM <n>]` group, added
+# to the JSON object in `inputs_var` (key -> {description, enum, minimum, maximum}) after checking
+# it against the job's defaults (CONFIG, else CONFIG_FILE; the caller's arg_* variables).
+function(_wandb_job_input fn inputs_var group)
+  string(ASCII 30 rs)
+  list(POP_FRONT group key)
+  set(what "${fn}: INPUT ${key}")
+  set(field "")
+  set(given "")
+  foreach(word IN LISTS group)
+    string(REPLACE "${rs}" ";" word "${word}")
+    if(word MATCHES "^(HELP|ENUM|MINIMUM|MAXIMUM)$")
+      if(field AND NOT field IN_LIST given)
+        message(FATAL_ERROR "${what}: ${field} needs a value; give one or drop the keyword")
+      endif()
+      set(field "${word}")
+    elseif(field STREQUAL "" OR (field IN_LIST given AND NOT field STREQUAL "ENUM"))
+      message(FATAL_ERROR "${what}: unexpected '${word}'; an INPUT takes HELP <text>, "
+        "ENUM <value>..., MINIMUM <n> and MAXIMUM <n>")
+    else()
+      list(APPEND given ${field})
+      if(field STREQUAL "ENUM")
+        string(REPLACE ";" "${rs}" word "${word}")
+        list(APPEND in_ENUM "${word}")
+      else()
+        set(in_${field} "${word}")
+      endif()
+    endif()
+  endforeach()
+  if(field AND NOT field IN_LIST given)
+    message(FATAL_ERROR "${what}: ${field} needs a value; give one or drop the keyword")
+  endif()
+  string(JSON seen ERROR_VARIABLE absent GET "${${inputs_var}}" "${key}")
+  if(NOT absent)
+    message(FATAL_ERROR "${what} is given twice; keep one")
+  endif()
+
+  # The default: CONFIG wins over CONFIG_FILE, as when the helper merges them.
+  set(default "")
+  set(object FALSE)
+  foreach(pair IN LISTS arg_CONFIG)
+    string(FIND "${pair}" "=" eq)
+    string(SUBSTRING "${pair}" 0 ${eq} pair_key)
+    if(pair_key STREQUAL key)
+      math(EXPR eq "${eq} + 1")
+      string(SUBSTRING "${pair}" ${eq} -1 value)
+      _wandb_job_json_value(default "${value}")
+    else()
+      string(FIND "${pair_key}" "${key}." prefix)
+      if(prefix EQUAL 0)
+        set(object TRUE)
+      endif()
+    endif()
+  endforeach()
+  if(default STREQUAL "" AND NOT object AND DEFINED arg_CONFIG_FILE)
+    file(READ "${arg_CONFIG_FILE}" file_json)
+    string(REPLACE "." ";" path "${key}")
+    string(JSON type ERROR_VARIABLE error TYPE "${file_json}" ${path})
+    if(NOT error)
+      if(type STREQUAL "OBJECT")
+        set(object TRUE)
+      else()
+        string(JSON default GET "${file_json}" ${path})
+        if(type STREQUAL "STRING")
+          _wandb_job_json_quote(default "${default}")
+        endif()
+      endif()
+    endif()
+  endif()
+  if(object OR default STREQUAL "")
+    message(FATAL_ERROR "${what}: no such config value; INPUT names a value of CONFIG or "
+      "CONFIG_FILE by its key (dotted for nested values)")
+  endif()
+
+  set(doc "{}")
+  if(DEFINED in_HELP)
+    _wandb_job_json_quote(text "${in_HELP}")
+    string(JSON doc SET "${doc}" description "${text}")
+  endif()
+  if(DEFINED in_ENUM)
+    set(found FALSE)
+    set(enum "[]")
+    set(index 0)
+    foreach(word IN LISTS in_ENUM)
+      string(REPLACE "${rs}" ";" word "${word}")
+      _wandb_job_json_value(value "${word}")
+      string(JSON enum SET "${enum}" ${index} "${value}")
+      math(EXPR index "${index} + 1")
+      string(JSON same EQUAL "${value}" "${default}")
+      if(same)
+        set(found TRUE)
+      endif()
+    endforeach()
+    if(NOT found)
+      list(JOIN in_ENUM ", " words)
+      string(REPLACE "${rs}" ";" words "${words}")
+      message(FATAL_ERROR "${what}: the default ${default} is not one of ENUM ${words}; add it "
+        "to ENUM or change the default")
+    endif()
+    string(JSON doc SET "${doc}" enum "${enum}")
+  endif()
+  foreach(bound IN ITEMS MINIMUM MAXIMUM)
+    if(DEFINED in_${bound})
+      string(JSON type ERROR_VARIABLE error TYPE "${in_${bound}}")
+      if(error OR NOT type STREQUAL "NUMBER")
+        message(FATAL_ERROR "${what}: ${bound} '${in_${bound}}' is not a number")
+      endif()
+      string(JSON type ERROR_VARIABLE error TYPE "${default}")
+      if(error OR NOT type STREQUAL "NUMBER")
+        message(FATAL_ERROR "${what}: ${bound} needs a number, but the default is ${default}")
+      endif()
+      string(TOLOWER "${bound}" field)
+      string(JSON doc SET "${doc}" ${field} "${in_${bound}}")
+    endif()
+  endforeach()
+  if((DEFINED in_MINIMUM AND default LESS in_MINIMUM) OR
+     (DEFINED in_MAXIMUM AND default GREATER in_MAXIMUM))
+    message(FATAL_ERROR "${what}: the default ${default} is outside MINIMUM..MAXIMUM; widen the "
+      "bounds or change the default")
+  endif()
+  string(JSON ${inputs_var} SET "${${inputs_var}}" "${key}" "${doc}")
+  set(${inputs_var} "${${inputs_var}}" PARENT_SCOPE)
 endfunction()
 
 # SOURCE (after IMAGE's default) is one of repo, artifact, image; image jobs need IMAGE and take
@@ -852,6 +1028,7 @@ macro(_wandb_job_spec_json out_var)
     config=arg_CONFIG lockfiles=lockfiles exclude=arg_EXCLUDE image_env=arg_IMAGE_ENV
     cmake_args=arg_CMAKE_ARGS packages=arg_PACKAGES)
   string(JSON _wandb_job_json SET "${_wandb_job_json}" image_files "${image_files}")
+  string(JSON _wandb_job_json SET "${_wandb_job_json}" inputs "${inputs}")
   string(JSON _wandb_job_json SET "${_wandb_job_json}" max_file_size "${max_file_bytes}")
   if(arg_IMAGE_SHIM STREQUAL "OFF")
     string(JSON _wandb_job_json SET "${_wandb_job_json}" image_shim false)

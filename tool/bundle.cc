@@ -27,6 +27,7 @@
 #include "log.h"
 #include "tar_writer.h"
 #include "version.h"
+#include "wandb_types.h"
 
 namespace wandb_job {
 namespace {
@@ -358,6 +359,17 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
   job.name = c.job_name;
   job.description = s.description;
   job.aliases = c.aliases;
+  if (!s.inputs.empty()) {
+    // INPUT's descriptions, enums and bounds reach W&B's launch drawer through the job's
+    // input_schemas metadata, which publishing keeps as it is.
+    std::string schema;
+    if (!InputSchemaFromConfig(c.config, s.inputs, &schema, err)) {
+      *err = s.target + ": INPUT: " + *err;
+      return false;
+    }
+    job.metadata = ordered_json({{"input_schemas", {{"@wandb.config", ordered_json::parse(schema)}}}})
+                       .dump();
+  }
   ordered_json bundle;
   bundle["format"] = kBundleFormat;
   bundle["source_type"] = c.source_type;

@@ -277,18 +277,14 @@ bool BuildJobDefinition(Capture* c, const BundleOptions& options, std::string* e
       !RelativeToRoot(s.dockerfile, context_abs, "DOCKERFILE", &job.dockerfile, err)) {
     return false;
   }
-  if (c->source_type != "image") {
-    job.base_image = s.base_image;  // An image job's BASE_IMAGE is the base of the image built.
-  }
+  // Artifact and repo jobs never name a source.base_image: W&B's agent then skips the build and
+  // runs the entrypoint in the bare image (on Kubernetes with the code fetched by an init
+  // container, without diff.patch), where the program was never compiled. BASE_IMAGE is the FROM
+  // of the Dockerfile that builds them; an image job's BASE_IMAGE is the base of its image.
   bool generated = c->source_type == "artifact" && s.dockerfile.empty();
   if (c->source_type == "image") {
     job.image = s.image;
   } else if (generated || c->source_type == "repo") {
-    if (generated) {
-      // The generated Dockerfile builds from BASE_IMAGE; the job itself names no base image,
-      // which would make the agent skip the build.
-      job.base_image.clear();
-    }
     if (!CheckEntrypointWord(c->program, err)) {
       *err = "program name: " + *err + " (set the target's OUTPUT_NAME)";
       return false;

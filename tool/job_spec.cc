@@ -108,6 +108,13 @@ bool JobInputSpec::FromJson(std::string_view text, JobInputSpec* out, std::strin
     return false;
   }
   s.extra_files = SplitCMakeList(extra_files);
+  JsonFields<nlohmann::json> inputs(j);
+  if (!f.Object("inputs", &inputs, err, opt)) {
+    return false;
+  }
+  if (inputs.value().is_object() && !inputs.value().empty()) {
+    s.inputs = inputs.value().dump();
+  }
   if (s.target.empty() || s.source_dir.empty() || s.binary_dir.empty()) {
     *err = "spec lacks target, source_dir or binary_dir";
     return false;

@@ -37,6 +37,8 @@ struct JobInputSpec {
   bool image_shim = true;  // IMAGE_SHIM: the image's entrypoint is `wandb-job exec`
   // Repo and artifact jobs: CMAKE_ARGS (-Dvar=value) and PACKAGES (Debian) of the job's build.
   std::vector<std::string> cmake_args, packages;
+  // INPUT: JSON object of config key -> {description, enum, minimum, maximum}, or "" for none.
+  std::string inputs;
   // From CMake.
   std::string source_dir;         // CMAKE_SOURCE_DIR
   std::string binary_dir;         // CMAKE_BINARY_DIR

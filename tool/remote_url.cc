@@ -206,8 +206,35 @@ RemoteKind ClassifyRemote(std::string_view url) {
 }
 
 bool AgentCanClone(std::string_view url) {
-  RemoteKind kind = ClassifyRemote(url);
-  return kind == RemoteKind::kHttps || kind == RemoteKind::kSsh || kind == RemoteKind::kScpLike;
+  // W&B's newest agent (git_reference.py, _validate_uri) takes exactly https://, ssh:// and
+  // user@host:path with ASCII [\w.+-] users and [\w.-] hosts; git+ssh://, host:path without a
+  // user and a leading '-' are refused there, so they are not cloneable for us either.
+  auto word = [](char c, const char* extra) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+           std::string_view(extra).find(c) != std::string_view::npos;
+  };
+  if (url.empty() || url[0] == '-') {
+    return false;
+  }
+  std::string scheme = Scheme(url);
+  if (!scheme.empty()) {
+    return scheme == "https" || scheme == "ssh";
+  }
+  if (ClassifyRemote(url) != RemoteKind::kScpLike) {
+    return false;
+  }
+  size_t at = url.find('@');
+  size_t colon = url.find(':');
+  if (at == 0 || at == std::string_view::npos || colon == std::string_view::npos || colon < at ||
+      at + 1 == colon || colon + 1 == url.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < colon; ++i) {
+    if (i != at && !word(url[i], i < at ? ".+-" : ".-")) {
+      return false;
+    }
+  }
+  return true;
 }
 
 }  // namespace wandb_job

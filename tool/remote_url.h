@@ -24,7 +24,8 @@ enum class RemoteKind {
   kUnknown,
 };
 RemoteKind ClassifyRemote(std::string_view url);
-/// True for the forms W&B's agent accepts: https, ssh and scp-like.
+/// True for the forms W&B's agent accepts, old and newest: https://, ssh:// and scp-like
+/// user@host:path.
 bool AgentCanClone(std::string_view url);
 
 }  // namespace wandb_job

@@ -159,6 +159,17 @@ TEST(RemoteUrlTest, AgentCanClone) {
   EXPECT_FALSE(AgentCanClone("file:///srv/a.git"));
   EXPECT_FALSE(AgentCanClone("/srv/a.git"));
   EXPECT_FALSE(AgentCanClone(""));
+  // Refused by the newest agent's _validate_uri: other ssh schemes, scp-like without a user, a
+  // leading '-', characters outside its user and host classes.
+  EXPECT_TRUE(AgentCanClone("SSH://git@github.com/a/b.git"));
+  EXPECT_TRUE(AgentCanClone("git.user+x@git-hub.example.com:a/b.git"));
+  EXPECT_FALSE(AgentCanClone("git+ssh://git@github.com/a/b.git"));
+  EXPECT_FALSE(AgentCanClone("ssh+git://git@github.com/a/b.git"));
+  EXPECT_FALSE(AgentCanClone("github.com:a/b.git"));
+  EXPECT_FALSE(AgentCanClone("-oProxyCommand=x@host:a"));
+  EXPECT_FALSE(AgentCanClone("git@host:"));
+  EXPECT_FALSE(AgentCanClone("@host:a"));
+  EXPECT_FALSE(AgentCanClone("git@[::1]:a"));
 }
 
 }  // namespace

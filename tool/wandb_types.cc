@@ -1,5 +1,6 @@
 #include "wandb_types.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -564,14 +565,31 @@ bool InputSchemaFromConfig(std::string_view config_json, std::string_view doc_js
       *err = "input documentation for '" + key + "': expected {\"description\": ..., \"enum\": [...]}";
       return false;
     }
+    const OrderedJson value = (*node)["default"];  // a copy: adding members moves them
     for (auto field = it->begin(); field != it->end(); ++field) {
+      bool bound = field.key() == "minimum" || field.key() == "maximum";
       if (field.key() == "description" && field->is_string()) {
         (*node)["description"] = *field;
       } else if (field.key() == "enum" && field->is_array() && !field->empty()) {
+        if (std::find(field->begin(), field->end(), value) == field->end()) {
+          *err = "input documentation for '" + key + "': the default " + value.dump() +
+                 " is not one of the enum " + field->dump();
+          return false;
+        }
         (*node)["enum"] = *field;
+      } else if (bound && field->is_number() && value.is_number()) {
+        bool inside = field.key() == "minimum" ? value >= *field : value <= *field;
+        if (!inside) {
+          *err = "input documentation for '" + key + "': the default " + value.dump() + " is " +
+                 (field.key() == "minimum" ? "below the minimum " : "above the maximum ") +
+                 field->dump();
+          return false;
+        }
+        (*node)[field.key()] = *field;
       } else {
         *err = "input documentation for '" + key + "': '" + field.key() +
-               "' is not a description (text) or an enum (a non-empty list)";
+               "' is not a description (text), an enum (a non-empty list) or a minimum or "
+               "maximum (a number, of a number)";
         return false;
       }
     }

@@ -34,8 +34,9 @@ bool InputTypesFromConfig(std::string_view object_json, std::string* types_json,
 /// W&B's launch drawer shows typed fields: {"type": "object", "properties": {...}} with
 /// boolean/integer/number/string leaves carrying their default, nested objects as objects, lists
 /// as arrays (with "items" when their elements share one type); nulls and "_wandb" are left out.
-/// `doc_json` ("" for none) is an object of dotted key -> {"description": text, "enum": [...]}
-/// merged into those leaves; a key that is not a leaf of the config is an error.
+/// `doc_json` ("" for none) is an object of dotted key -> {"description": text, "enum": [...],
+/// "minimum": n, "maximum": n} merged into those leaves (wandb_add_job's INPUT); a key that is
+/// not a leaf of the config, an enum without the default or bounds that exclude it are errors.
 bool InputSchemaFromConfig(std::string_view config_json, std::string_view doc_json,
                            std::string* schema_json, std::string* err);
 

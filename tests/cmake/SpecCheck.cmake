@@ -63,7 +63,7 @@ endfunction()
 set(top_level_members format target name entity project source description aliases args config
   config_file lockfiles code_dir exclude dockerfile build_context base_image image extra_files
   image_files image_env image_working_dir image_user image_shim max_file_size cmake_args
-  packages cmake)
+  packages inputs cmake)
 set(cmake_members source_dir binary_dir target_source_dir project_name version generator
   cxx_compiler_id cxx_compiler_version system_name system_processor fetchcontent_base_dir
   templates_dir toolchain_file module_file tool_source_dir)

@@ -79,6 +79,9 @@ wandb_add_job(train
   ARGS %(args)s
   ALIASES stable nightly
   DOCKERFILE docker/Dockerfile
+  BASE_IMAGE debian:12-slim
+  INPUT lr HELP "Learning rate" MINIMUM 0 MAXIMUM 1
+  INPUT optimizer.name HELP Optimizer ENUM adam sgd
   LOCKFILES deps/extra.lock)
 
 add_executable(pack simple.cpp)
@@ -153,6 +156,8 @@ def repo_job_file(ctx):
     h.check_equal(list(job), TOP_KEYS, "wandb-job.json keys")
     h.check_equal(job["_version"], "0.17.0", "_version with a dockerfile")
     h.check_equal(job["source_type"], "repo", "source_type")
+    # No source.base_image although the job has a BASE_IMAGE: with one, W&B's agent would skip
+    # building the DOCKERFILE and run the entrypoint in the bare base image.
     h.check_equal(list(job["source"]), ["git", "entrypoint", "notebook", "dockerfile"],
                   "source keys")
     h.check_equal(list(job["source"]["git"]), ["remote", "commit"], "source.git keys")
@@ -235,6 +240,52 @@ def bundle_json(ctx):
     h.check_equal(list(pack.meta), keys, "bundle.json keys of an artifact job")
     h.check_equal(list(pack.meta["code"]), ARTIFACT_KEYS, "bundle.json code keys")
     h.check_equal(pack.meta["entity"], "", "entity left to the publisher")
+
+
+def meta_schema(ctx):
+    """W&B's META_SCHEMA (wandb/sdk/launch/inputs/schema.py of SDK 0.18.7), loaded from its file
+    alone, and jsonschema; None when either is missing."""
+    sdk = os.environ.get("WANDB_JOB_TEST_WANDB_SDK") or os.path.join(
+        ctx.source_dir, "..", "shared", "third_party", "wandb-sdk-0.18.7")
+    path = os.path.join(sdk, "wandb", "sdk", "launch", "inputs", "schema.py")
+    try:
+        import importlib.util
+        import jsonschema
+    except ImportError:
+        return None
+    if not os.path.isfile(path):
+        return None
+    spec = importlib.util.spec_from_file_location("wandb_launch_schema", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return jsonschema.Draft202012Validator(module.META_SCHEMA)
+
+
+def input_schemas(ctx):
+    """INPUT's descriptions, enums and bounds in the job's input_schemas metadata."""
+    _, _, build, _ = fixture(ctx)
+    b = h.Bundle(h.bundle_dir(build, "train"))
+    schema = b.meta["job"]["metadata"]["input_schemas"]["@wandb.config"]
+    h.check_equal(schema["type"], "object", "input schema type")
+    lr = schema["properties"]["lr"]
+    h.check_equal(lr, {"type": "number", "default": 0.01, "description": "Learning rate",
+                       "minimum": 0, "maximum": 1}, "input schema of lr")
+    name = schema["properties"]["optimizer"]["properties"]["name"]
+    h.check_equal(name, {"type": "string", "default": "adam", "description": "Optimizer",
+                         "enum": ["adam", "sgd"]}, "input schema of optimizer.name")
+    pack = h.Bundle(h.bundle_dir(build, "pack"))
+    h.check_equal(pack.meta["job"]["metadata"], None, "metadata of a job without INPUT")
+    validator = meta_schema(ctx)
+    if validator is None:
+        print("W&B's SDK 0.18.7 or jsonschema is missing: META_SCHEMA not checked")
+        return
+    # The SDK's own check of a schema (`wandb job create --schema`): every keyword INPUT adds is
+    # one it accepts. "default" is left out here: its META_SCHEMA does not list it (it warns),
+    # though the schemas it derives from pydantic models carry it.
+    for key, leaf in (("lr", lr), ("optimizer.name", name)):
+        leaf = {k: v for k, v in leaf.items() if k != "default"}
+        errors = [e.message for e in validator.iter_errors(leaf)]
+        h.check_equal(errors, [], "W&B's META_SCHEMA on the schema of %s" % key)
 
 
 def names_and_aliases(ctx):
@@ -401,6 +452,7 @@ CASES = [
     ("wandb-job.json of a repo job", repo_job_file),
     ("wandb-job.json of other sources", other_source_keys),
     ("bundle.json", bundle_json),
+    ("input schemas", input_schemas),
     ("names and aliases", names_and_aliases),
     ("requirements and lockfiles", requirements_and_lockfiles),
     ("requirements.frozen.txt always present", requirements_always_present),

@@ -1,0 +1,1 @@
+wandb_add_job(train CONFIG model.depth=2 INPUT model HELP "The model")
