@@ -94,6 +94,15 @@ size_t ReadBody(char* buf, size_t size, size_t nitems, void* userdata) {
   return n;
 }
 
+int Progress(void* userdata, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* t = static_cast<Transfer*>(userdata);
+  if (t->request->cancelled()) {
+    t->callback_err = "cancelled";
+    return 1;
+  }
+  return 0;
+}
+
 size_t WriteBody(char* data, size_t size, size_t nmemb, void* userdata) {
   auto* t = static_cast<Transfer*>(userdata);
   size_t n = size * nmemb;
@@ -339,6 +348,11 @@ bool CurlTransport::Send(const HttpRequest& request, HttpResponse* response, std
   curl_easy_setopt(c, CURLOPT_HEADERDATA, &t);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, WriteBody);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+  if (request.cancelled) {
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, Progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+  }
 
   if (request.method == "HEAD") {
     curl_easy_setopt(c, CURLOPT_NOBODY, 1L);

@@ -38,6 +38,9 @@ struct HttpRequest {
   long connect_timeout_seconds = 30;
   /// Abort when slower than 1 byte/s for this long (a stalled connection); 0 disables.
   long stall_timeout_seconds = 120;
+  /// Polled while the request is in flight (about once a second when idle); true aborts it,
+  /// e.g. a shim whose exit may not wait longer for a stalled server.
+  std::function<bool()> cancelled;
 };
 
 struct HttpResponse {

@@ -229,10 +229,17 @@ bool WandbClient::Send(HttpTransport* transport, const HttpRequest& request, Req
   // The key goes to the W&B API only, never to presigned storage URLs.
   bool with_auth = kind != RequestKind::kUpload && IsUnderBaseUrl(request.url, options_.base_url);
   HttpRequest r = request;
+  if (options_.cancelled) {
+    r.cancelled = options_.cancelled;
+  }
   if (with_auth) {
     r.headers.emplace_back("Authorization", WandbAuthorization(options_.api_key));
   }
   for (int attempt = 0;; ++attempt) {
+    if (options_.cancelled && options_.cancelled()) {
+      *err = what + ": cancelled";
+      return false;
+    }
     HttpResponse resp;
     std::string send_err;
     bool got = transport->Send(r, &resp, &send_err);
@@ -277,7 +284,13 @@ bool WandbClient::Send(HttpTransport* transport, const HttpRequest& request, Req
     }
     Info("%s: %s; retrying in %.1f s (%d of %d)", what.c_str(), problem.c_str(), wait,
          attempt + 1, options_.retry.max_retries);
-    options_.sleep(wait);
+    if (!options_.cancelled) {
+      options_.sleep(wait);
+      continue;
+    }
+    for (double slept = 0; slept < wait && !options_.cancelled(); slept += 0.1) {
+      options_.sleep(std::min(0.1, wait - slept));
+    }
   }
 }
 

@@ -64,6 +64,9 @@ struct WandbClientOptions {
   /// For --dry-run: only GETs and GraphQL queries go out. A GraphQL mutation or any other
   /// request (upload, file_stream) fails before it is sent, so a dry run can't change W&B.
   bool read_only = false;
+  /// When set and true, requests stop: none starts, a retry waits no more, one in flight is
+  /// aborted (within about a second). The shim's bounded exit uses it.
+  std::function<bool()> cancelled;
 };
 
 /// The HTTP side: retries, auth only for URLs under the base URL, GraphQL envelopes.
@@ -75,6 +78,8 @@ class WandbClient {
   WandbClient& operator=(const WandbClient&) = delete;
 
   const WandbClientOptions& options() const { return options_; }
+  /// Sets WandbClientOptions::cancelled after construction (its owner may come later).
+  void SetCancelled(std::function<bool()> cancelled) { options_.cancelled = std::move(cancelled); }
 
   /// Sends with W&B's retry policy over `transport` (the client's own when null). Adds the
   /// W&B Authorization header only when the URL is under the base URL and `kind` is not

@@ -13,7 +13,9 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <atomic>
 #include <condition_variable>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <mutex>
@@ -164,6 +166,96 @@ double ClockNow() {
 /// "2006-01-02T15:04:05.000000Z", the timestamp wandb-core puts before each output line.
 std::string Rfc3339Micro(double seconds) { return IsoFormatUtc(seconds) + "Z"; }
 
+/// Lines waiting for file_stream, on disk: a slow or stalled server costs disk space, never the
+/// program's time or the shim's memory. The file is unlinked at once; a small buffer saves a
+/// write per line. Not thread-safe: the reporter's lock guards it.
+class LineSpool {
+ public:
+  ~LineSpool() {
+    if (fd_ >= 0) {
+      close(fd_);
+    }
+  }
+
+  bool Open(std::string* err) {
+    std::string tmp = GetEnv("TMPDIR");
+    std::string path = (tmp.empty() ? std::string("/tmp") : tmp) + "/wandb-job-stream.XXXXXX";
+    fd_ = mkostemp(path.data(), O_CLOEXEC);
+    if (fd_ < 0) {
+      *err = "creating a spool file in " + path + ": " + strerror(errno);
+      return false;
+    }
+    unlink(path.c_str());
+    return true;
+  }
+
+  /// Appends `line` and a newline; false when the disk refuses it.
+  bool Append(std::string_view line, std::string* err) {
+    buffer_.append(line);
+    buffer_ += '\n';
+    return buffer_.size() < kBufferBytes || Flush(err);
+  }
+
+  /// Takes whole lines, in order, until about `max_bytes` are taken or none are left.
+  bool Take(size_t max_bytes, std::vector<std::string>* lines, size_t* bytes, std::string* err) {
+    if (!Flush(err)) {
+      return false;
+    }
+    std::string data;
+    char chunk[1 << 16];
+    size_t start = 0;
+    while (read_ < written_ && *bytes < max_bytes) {
+      ssize_t n = pread(fd_, chunk, std::min<uint64_t>(sizeof(chunk), written_ - read_),
+                        static_cast<off_t>(read_));
+      if (n < 0 && errno == EINTR) {
+        continue;
+      }
+      if (n <= 0) {
+        *err = std::string("reading the spool file: ") + (n < 0 ? strerror(errno) : "truncated");
+        return false;
+      }
+      read_ += static_cast<uint64_t>(n);
+      data.append(chunk, static_cast<size_t>(n));
+      size_t newline;
+      while (*bytes < max_bytes && (newline = data.find('\n', start)) != std::string::npos) {
+        lines->emplace_back(data, start, newline - start);
+        *bytes += newline - start;
+        start = newline + 1;
+      }
+    }
+    read_ -= data.size() - start;  // a line not taken is read again next time
+    return true;
+  }
+
+  uint64_t Pending() const { return written_ + buffer_.size() - read_; }
+  /// Forgets what is pending (reporting is off).
+  void Drop() {
+    buffer_.clear();
+    read_ = written_;
+  }
+
+ private:
+  static constexpr size_t kBufferBytes = 1 << 16;
+
+  bool Flush(std::string* err) {
+    if (buffer_.empty()) {
+      return true;
+    }
+    if (fd_ < 0 || pwrite(fd_, buffer_.data(), buffer_.size(), static_cast<off_t>(written_)) !=
+                       static_cast<ssize_t>(buffer_.size())) {
+      *err = std::string("writing the spool file: ") + strerror(errno);
+      return false;
+    }
+    written_ += buffer_.size();
+    buffer_.clear();
+    return true;
+  }
+
+  int fd_ = -1;
+  std::string buffer_;
+  uint64_t written_ = 0, read_ = 0;
+};
+
 /// What the sender thread takes out for one file_stream request.
 struct Batch {
   std::vector<std::string> output, history;
@@ -206,11 +298,22 @@ class WandbRunReporter : public RunReporter {
       return true;
     }
     OpenSpool();
+    if (!output_lines_.Open(&why) || !history_lines_.Open(&why)) {
+      Disable("streaming run " + run_id_ + " to W&B: " + why);
+      return true;
+    }
+    // Finish waits this long for W&B to take the run's tail; then the process exits anyway.
+    client_->SetCancelled([this] { return cancelled_.load(); });
     Info("View run %s at %s", run_id_.c_str(),
          RunUrl(WandbAppUrl(client_->options().base_url, GetEnv("WANDB_APP_URL")), entity_,
                 project_, run_id_)
              .c_str());
-    sender_ = std::thread([this] { SendLoop(); });
+    sender_ = std::thread([this] {
+      SendLoop();
+      std::lock_guard<std::mutex> lock(mu_);
+      sender_done_ = true;
+      sender_done_cv_.notify_all();
+    });
     return true;
   }
 
@@ -235,6 +338,10 @@ class WandbRunReporter : public RunReporter {
       start = newline + 1;
     }
     partial.erase(0, start);
+    if (partial.size() >= kMaxRequestBytes) {  // a line without end: sent in pieces
+      AddLineLocked(stream, partial);
+      partial.clear();
+    }
     if (pending_bytes_ >= options_.flush_bytes) {
       cv_.notify_one();
     }
@@ -265,9 +372,12 @@ class WandbRunReporter : public RunReporter {
         last_row_meta_[it.key()] = *it;
       }
     }
-    std::string line = row.dump();
+    std::string line = row.dump(-1, ' ', false, ordered_json::error_handler_t::replace);
     pending_bytes_ += line.size();
-    pending_history_.push_back(std::move(line));
+    if (!history_lines_.Append(line, err)) {
+      disabled_ = true;  // the disk is full: reporting goes, the program runs on
+      return false;
+    }
     summary_dirty_ = true;
     return true;
   }
@@ -421,7 +531,11 @@ class WandbRunReporter : public RunReporter {
                        Rfc3339Micro(options_.now()) + " ";
     text.append(line);
     pending_bytes_ += text.size();
-    pending_output_.push_back(std::move(text));
+    std::string err;
+    if (!output_lines_.Append(text, &err) && !spool_warned_) {
+      Warning("spooling the output of run %s: %s; lines are lost", run_id_.c_str(), err.c_str());
+      spool_warned_ = true;
+    }
   }
 
   /// Gives the warning once and drops everything from now on.
@@ -431,8 +545,8 @@ class WandbRunReporter : public RunReporter {
       Warning("%s; the run goes on without being reported", why.c_str());
     }
     disabled_ = true;
-    pending_output_.clear();
-    pending_history_.clear();
+    output_lines_.Drop();
+    history_lines_.Drop();
     pending_bytes_ = 0;
   }
 
@@ -443,24 +557,23 @@ class WandbRunReporter : public RunReporter {
     batch.output_offset = output_sent_;
     batch.history_offset = history_sent_;
     size_t bytes = 0;
-    while (!pending_history_.empty() && bytes < kMaxRequestBytes) {
-      bytes += pending_history_.front().size();
-      batch.history.push_back(std::move(pending_history_.front()));
-      pending_history_.pop_front();
+    std::string err;
+    if (!history_lines_.Take(kMaxRequestBytes, &batch.history, &bytes, &err) ||
+        !output_lines_.Take(kMaxRequestBytes, &batch.output, &bytes, &err)) {
+      Warning("streaming run %s to W&B: %s; the run goes on without being reported",
+              run_id_.c_str(), err.c_str());
+      disabled_ = true;
+      output_lines_.Drop();
+      history_lines_.Drop();
     }
-    while (!pending_output_.empty() && bytes < kMaxRequestBytes) {
-      bytes += pending_output_.front().size();
-      batch.output.push_back(std::move(pending_output_.front()));
-      pending_output_.pop_front();
-    }
-    pending_bytes_ -= std::min(pending_bytes_, bytes);
+    pending_bytes_ = output_lines_.Pending() + history_lines_.Pending();
     output_sent_ += static_cast<int>(batch.output.size());
     history_sent_ += static_cast<int>(batch.history.size());
     if (summary_dirty_) {
       batch.summary = MergedSummaryLocked().dump();
       summary_dirty_ = false;
     }
-    if (complete_ && pending_output_.empty() && pending_history_.empty()) {
+    if (complete_ && output_lines_.Pending() == 0 && history_lines_.Pending() == 0) {
       batch.complete = true;
       batch.exit_code = exit_code_;
       // wandb-summary.json as the SDK writes it at the end: with the last row's _step,
@@ -543,13 +656,17 @@ class WandbRunReporter : public RunReporter {
         std::string err;
         bool ok = Send(batch, uploaded, &err);
         uploaded.clear();
+        if (!ok && cancelled_) {
+          return;  // Stop() says what was left unsent
+        }
         if (!ok) {
           Disable("streaming run " + run_id_ + " to W&B: " + err);
         }
         lock.lock();
       }
       if (finishing && (disabled_ || batch.complete ||
-                        (!complete_ && pending_output_.empty() && pending_history_.empty()))) {
+                        (!complete_ && output_lines_.Pending() == 0 &&
+                         history_lines_.Pending() == 0))) {
         return;
       }
     }
@@ -650,15 +767,24 @@ class WandbRunReporter : public RunReporter {
     }
   }
 
+  /// Ends the sender: it sends what is left, for at most exit_flush_seconds; then its request
+  /// is cancelled (within about a second), so a stalled server never holds the program's exit.
   void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
+    std::unique_lock<std::mutex> lock(mu_);
+    stop_ = true;
     cv_.notify_one();
-    if (sender_.joinable()) {
-      sender_.join();
+    if (!sender_.joinable()) {
+      return;
     }
+    auto bound = std::chrono::duration<double>(options_.exit_flush_seconds);
+    if (!sender_done_cv_.wait_for(lock, bound, [this] { return sender_done_; })) {
+      cancelled_ = true;
+      Warning("W&B did not take the end of run %s within %g s (WANDB_JOB_EXIT_FLUSH_SECONDS); "
+              "its last output and metrics are not sent and it may stay running on W&B",
+              run_id_.c_str(), options_.exit_flush_seconds);
+    }
+    lock.unlock();
+    sender_.join();
   }
 
   std::unique_ptr<WandbClient> client_;
@@ -670,13 +796,17 @@ class WandbRunReporter : public RunReporter {
   std::string spool_path_;
   bool upload_warned_ = false;          // sender thread only
   std::thread sender_;
+  std::atomic<bool> cancelled_{false};  // the exit bound passed: requests stop
 
   std::mutex mu_;  // guards everything below
   std::condition_variable cv_;
   bool disabled_ = false, stop_ = false, complete_ = false;
   int exit_code_ = 0;
   std::string partial_out_, partial_err_;
-  std::deque<std::string> pending_output_, pending_history_;
+  LineSpool output_lines_, history_lines_;  // taken by the sender in batches
+  bool spool_warned_ = false;
+  std::condition_variable sender_done_cv_;
+  bool sender_done_ = false;
   size_t pending_bytes_ = 0;
   int output_sent_ = 0, history_sent_ = 0;
   bool summary_dirty_ = false;
@@ -687,6 +817,20 @@ class WandbRunReporter : public RunReporter {
 };
 
 }  // namespace
+
+double ExitFlushSecondsFromEnv() {
+  std::string text = GetEnv("WANDB_JOB_EXIT_FLUSH_SECONDS");
+  char* end = nullptr;
+  double seconds = text.empty() ? -1 : strtod(text.c_str(), &end);
+  if (text.empty() || end == nullptr || *end != '\0' || !(seconds >= 0) || seconds > 1e6) {
+    if (!text.empty()) {
+      Warning("WANDB_JOB_EXIT_FLUSH_SECONDS=%s is not a number of seconds; using 30",
+              text.c_str());
+    }
+    return 30;
+  }
+  return seconds;
+}
 
 bool WandbRunConfig(const std::string& config_json, std::string* out, std::string* err) {
   ordered_json config = ordered_json::parse(config_json, nullptr, false);

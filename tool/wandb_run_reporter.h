@@ -13,9 +13,15 @@ namespace wandb_job {
 
 class WandbClient;
 
+/// WANDB_JOB_EXIT_FLUSH_SECONDS when a number >= 0, else 30.
+double ExitFlushSecondsFromEnv();
+
 struct WandbRunReporterOptions {
   double flush_seconds = 1.0;      // send what is pending at least this often
   size_t flush_bytes = 64 * 1024;  // or as soon as this much is pending
+  /// At the end, how long the program's exit may wait for W&B to take the rest (the output and
+  /// metrics spooled on disk); then requests are cancelled. WANDB_JOB_EXIT_FLUSH_SECONDS.
+  double exit_flush_seconds = ExitFlushSecondsFromEnv();
   /// Seconds since the epoch, for history rows' _timestamp and output lines; the clock when unset.
   std::function<double()> now;
 };

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -31,7 +33,8 @@ HttpResponse Reply(long status, const std::string& body) {
 
 /// Answers W&B's GraphQL operations the reporter sends; `fail` names what to break.
 struct Server {
-  std::string fail;  // an operation name, "file_stream", or ""
+  std::string fail;  // an operation name, "file_stream", "stall" (file_stream), or ""
+  std::atomic<int> stalls_started{0}, stalls_cancelled{0};
   bool job_exists = true;
   bool resumed = false;  // upsertBucket finds the run with 5 history rows and 2 output lines
   std::optional<json> inserted;  // upsertBucket's "inserted" when set; else !resumed
@@ -55,6 +58,14 @@ struct Server {
       return true;
     }
     if (request.url.find("/file_stream") != std::string::npos) {
+      if (fail == "stall") {  // holds the request until the client cancels it
+        ++stalls_started;
+        while (!(request.cancelled && request.cancelled())) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+        ++stalls_cancelled;
+        return false;
+      }
       *response = fail == "file_stream" ? Reply(400, "{\"error\":\"bad\"}") : Reply(200, "{}");
       return true;
     }
@@ -394,6 +405,54 @@ TEST(WandbRunReporterTest, FailedStreamIsReportedOnceThenDropped) {
   }
   EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
   EXPECT_EQ(h.Streams().size(), 1u);  // 400 is not retried, and nothing is sent after it
+}
+
+// A server that holds file_stream forever: Finish gives up after the exit bound, cancelling the
+// request, so the program's exit never waits on it.
+TEST(WandbRunReporterTest, AStalledServerIsCancelledAtTheExitBound) {
+  WandbRunReporterOptions options;
+  options.flush_bytes = 1;
+  options.exit_flush_seconds = 0;
+  Harness h(options);
+  h.server.fail = "stall";
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(""), &err));
+  for (int i = 0; i < 100; ++i) {
+    EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, "line\n", &err));
+  }
+  while (h.server.stalls_started == 0) {  // the server holds a request now
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  testing::internal::CaptureStderr();
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+  std::string warned = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(h.server.stalls_cancelled, 1);  // one request held; the sender then stopped
+  EXPECT_NE(warned.find("WANDB_JOB_EXIT_FLUSH_SECONDS"), std::string::npos) << warned;
+  EXPECT_EQ(h.Streams().size(), 1u);
+}
+
+// Far more output than a request carries waits on disk, in order, for the sender.
+TEST(WandbRunReporterTest, OutputBeyondOneRequestIsSentInOrderInSeveral) {
+  WandbRunReporterOptions options;
+  options.flush_seconds = 3600;
+  options.flush_bytes = SIZE_MAX;  // only the end sends: everything waits in the spool
+  Harness h(options);
+  std::string err;
+  ASSERT_TRUE(h.reporter->Start(h.Start(""), &err));
+  const std::string text(100, 'x');
+  for (int i = 0; i < 30000; ++i) {
+    EXPECT_TRUE(h.reporter->Output(OutputStream::kStdout, std::to_string(i) + text + "\n", &err));
+    EXPECT_TRUE(h.reporter->History(json({{"i", i}, {"_step", i}}).dump(), &err));
+  }
+  EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
+  EXPECT_GE(h.Streams().size(), 4u);  // about 3.3 MB of output in requests of about 1 MB
+  auto lines = h.Lines("output.log");  // offsets checked in Lines()
+  ASSERT_EQ(lines.size(), 30000u);
+  EXPECT_EQ(lines[29999], "2023-11-14T22:13:20.250000Z 29999" + text);
+  auto history = h.Lines("wandb-history.jsonl");
+  ASSERT_EQ(history.size(), 30000u);
+  EXPECT_EQ(json::parse(history[12345])["i"], 12345);
+  EXPECT_EQ(h.Streams().back()["complete"], true);
 }
 
 TEST(WandbRunReporterTest, BatchesUntilTheSizeLimit) {

@@ -113,6 +113,8 @@ class FakeWandb:
         self.used = []          # useArtifact: {"entity", "project", "run", "artifact", "name"}
         self.queues = {}        # (entity, project, name) -> launch queue dict (seed_queue)
         self.usage = []         # as `used`, but state (usedBy), not cleared by reset_stats
+        self.stalled = 0        # requests held by a "stall" fault right now
+        self.stall_release = threading.Event()
         self.httpd = None
         self.url = None
 
@@ -138,9 +140,14 @@ class FakeWandb:
     def add_fault(self, where, kind, **kw):
         """where: "graphql:<operationName>", "graphql" (any), "put:file", "put:manifest", "put",
         "file_stream", "get". kind: "status" (status=, retry_after=, body=), "reset", "slow"
-        (delay=). times: how many matching requests it hits, after skipping `after` of them."""
+        (delay=), "stall" (holds the request until release_stalled(); `stalled` counts those
+        held). times: how many matching requests it hits, after skipping `after` of them."""
         with self.lock:
             self.faults.append(Fault(where, kind, **kw))
+
+    def release_stalled(self):
+        """Lets every request held by a "stall" fault go on (each then fails with a reset)."""
+        self.stall_release.set()
 
     def clear_faults(self):
         with self.lock:
@@ -941,6 +948,15 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if f.kind == "slow":
             time.sleep(f.delay)
             return False
+        if f.kind == "stall":
+            self.read_body()
+            with self.server_fake.lock:
+                self.server_fake.stalled += 1
+            self.server_fake.stall_release.wait()
+            with self.server_fake.lock:
+                self.server_fake.stalled -= 1
+            self.close_connection = True
+            return True
         if f.kind == "reset":
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                        struct.pack("ii", 1, 0))

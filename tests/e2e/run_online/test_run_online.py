@@ -17,6 +17,10 @@ Cases:
   resume       the same run ID launched twice: the second attempt's history and output follow
                the first's on file_stream
   unreachable  a W&B server that does not answer: one warning, the program runs, its code stays
+  stalled      a W&B server that holds every file_stream request: the program runs to its end,
+               exec exits with its code after the exit flush bound
+               (WANDB_JOB_EXIT_FLUSH_SECONDS) while the server still holds the request, with one
+               warning naming the bound
   image        wandb_add_job(... IMAGE 127.0.0.1:<port>/acme/prog:1.0 ...) published to a local
                docker-registry and the local store, then `wandb-job run <job> -c key=value` runs
                it in runc: the output shows the override and the exit code comes back
@@ -310,6 +314,31 @@ def case_unreachable(ctx):
     h.check(time.monotonic() - start < 60, "too slow without a server")
 
 
+def case_stalled(ctx):
+    ctx.require_tool()
+    prog = compile_program(ctx)
+    fake = start_fake()
+    try:
+        fake.add_fault("file_stream", "stall", times=10**6)
+        env = online_env(ctx, fake, WANDB_ARTIFACTS="", WANDB_JOB_EXIT_FLUSH_SECONDS="1")
+        proc = ctx.run([ctx.tool, "exec", "-c", "exit_code=5", "--", prog], env=env,
+                       check=False, timeout=120)
+        # Checked before anything is released: the shim is gone, the request is still held.
+        held = fake.stalled
+        text = proc.stdout + proc.stderr
+        h.check_equal(proc.returncode, 5, "exit code:\n" + text)
+        h.check(held >= 1, "no file_stream request was held by the server when exec exited")
+        h.check("epoch 3\n" in proc.stdout, "the program did not run to its end:\n" + text)
+        warnings = [line for line in proc.stderr.splitlines() if "warning:" in line]
+        h.check_equal(len(warnings), 1, "warning lines in:\n" + proc.stderr)
+        h.check("WANDB_JOB_EXIT_FLUSH_SECONDS" in warnings[0], warnings[0])
+        h.check_equal(fake.run("acme", "vision", RUN_ID)["upserts"], 1, "upserts of the run")
+        check_no_key(proc)
+    finally:
+        fake.release_stalled()
+        fake.stop()
+
+
 # --- image jobs ---------------------------------------------------------------------------------
 
 IMAGE_PROJECT = """cmake_minimum_required(VERSION 3.25)
@@ -366,6 +395,7 @@ def case_image(ctx):
 
 
 CASES = {"exec": case_exec, "exec_failed": case_exec_failed, "agent_check": case_agent_check,
+         "stalled": case_stalled,
          "resume": case_resume,
          "unreachable": case_unreachable, "image": case_image}
 
