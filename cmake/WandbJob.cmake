@@ -62,7 +62,8 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
   ``SOURCE repo|artifact|image``
     What the job points to: a git commit (``repo``), a code artifact with a Dockerfile that
     rebuilds the target (``artifact``) or an OCI image (``image``). Default: ``image`` when
-    ``IMAGE`` is given, else chosen by the helper.
+    ``IMAGE`` is given, else chosen by the helper. ``SOURCE ""`` (an empty variable, quoted) is
+    the default too.
 
   ``ALIASES <alias>...``
     Extra aliases for each published version. Not empty, at most 128 characters, no ``/`` or
@@ -245,6 +246,8 @@ existence checks. At build time the ``wandb-job`` helper captures the job into a
 .. variable:: WANDB_JOB_PUBLISH_ARGS
 
   A list of extra arguments passed to every ``wandb-job publish`` command (cache ``STRING``).
+  The publish commands run in the top-level build directory, so a relative path in them (such as
+  ``--summary;wandb-job-summary.json``) stays inside the build directory wherever that is.
 #]===]
 
 include_guard(GLOBAL)
@@ -416,6 +419,7 @@ function(wandb_add_job target)
   # Publish.
   add_custom_target(${target}-wandb-publish
     COMMAND ${tool} publish ${WANDB_JOB_PUBLISH_ARGS} "${bundle}"
+    WORKING_DIRECTORY "${CMAKE_BINARY_DIR}"  # relative paths of WANDB_JOB_PUBLISH_ARGS
     COMMENT "Publishing W&B job for ${target}"
     USES_TERMINAL VERBATIM COMMAND_EXPAND_LISTS)
   add_dependencies(${target}-wandb-publish ${target}-wandb-job)
@@ -1095,6 +1099,7 @@ function(_wandb_job_add_to_aggregates fn target tool bundle)
     add_custom_target(job-publish
       COMMAND ${tool} publish ${WANDB_JOB_PUBLISH_ARGS}
         "$<GENEX_EVAL:$<TARGET_PROPERTY:job-publish,_WANDB_JOB_BUNDLES>>"
+      WORKING_DIRECTORY "${CMAKE_BINARY_DIR}"
       COMMENT "Publishing W&B jobs"
       USES_TERMINAL VERBATIM COMMAND_EXPAND_LISTS)
     set_target_properties(job-bundle job-publish PROPERTIES _WANDB_JOB_AGGREGATE TRUE)

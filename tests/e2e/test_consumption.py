@@ -1,6 +1,9 @@
 """Consuming the module: find_package after `cmake --install` (Ninja, Unix Makefiles, Ninja
 Multi-Config), add_subdirectory of the source tree, and FetchContent with a local SOURCE_DIR.
-Each builds `train-wandb-job` and checks the bundle.
+Each builds `train-wandb-job` and checks the bundle. Vendored (a plain add_subdirectory, as a user
+writes it, and FetchContent), wandb-job is a guest: the consumer's `all` does not compile the
+helper, its `cmake --install` installs nothing of wandb-job, and WANDB_JOB_INSTALL=ON asks for the
+install rules.
 
     test_consumption.py <tool> <source dir> <build dir> package|subdirectory|fetchcontent
 """
@@ -21,9 +24,58 @@ GETTER = ('wandb_job_get_bundle_dir(train train_bundle_dir)\n'
 
 def make_project(ctx, mode):
     # No remote: an artifact job, so the code artifact and the generated Dockerfile are checked.
+    # The consumer installs its own program.
     files = h.project_files(job_args="PROJECT mnist CONFIG lr=0.01 epochs=3 ARGS --lr {lr}",
-                            mode=mode, name="consumer", extra_cmake=GETTER)
+                            mode=mode, name="consumer",
+                            extra_cmake=GETTER + "install(TARGETS train)\n")
+    # A plain add_subdirectory, without EXCLUDE_FROM_ALL: keeping the helper out of `all` is
+    # wandb-job's job, not the consumer's.
+    files["CMakeLists.txt"] = files["CMakeLists.txt"].replace(" _wandb_job EXCLUDE_FROM_ALL)",
+                                                              " _wandb_job)")
     return ctx.new_repo("consumer-%s" % mode, files)
+
+
+def helper_outputs(build):
+    """The helper's object files and binary in a consumer's build tree."""
+    found = []
+    for d, _, files in os.walk(build):
+        rel = os.path.relpath(d, build).split(os.sep)
+        if "tool" in rel and ("_wandb_job" in rel or "wandbjob-build" in rel):
+            found += [os.path.join(d, f) for f in files
+                      if f.endswith(".o") or f in ("wandb-job", "wandb_job_test")]
+    return found
+
+
+def installed_files(prefix):
+    return sorted(os.path.relpath(os.path.join(d, f), prefix)
+                  for d, _, files in os.walk(prefix) for f in files)
+
+
+def check_guest(ctx, build):
+    """Before any job target is built: `all` builds the consumer's program only, and its install
+    holds only the consumer's program."""
+    ctx.build(build)
+    h.check(os.path.exists(os.path.join(build, "train")), "all did not build train")
+    outputs = helper_outputs(build)
+    h.check(not outputs, "the consumer's all compiled the helper: %s" % outputs[:5])
+    with open(os.path.join(build, "build.ninja")) as f:
+        h.check("wandb_job_test" not in f.read(), "the helper's unit tests are in the build")
+    prefix = os.path.join(os.path.dirname(build), "install-guest")
+    ctx.run(["cmake", "--install", build, "--prefix", prefix])
+    h.check_equal(installed_files(prefix), ["bin/train"], "files of the consumer's install")
+
+
+def check_install_asked(ctx, build):
+    """WANDB_JOB_INSTALL=ON: the consumer's install carries wandb-job's package too."""
+    ctx.run(["cmake", "-DWANDB_JOB_INSTALL=ON", build])
+    ctx.build(build)
+    prefix = os.path.join(os.path.dirname(build), "install-asked")
+    ctx.run(["cmake", "--install", build, "--prefix", prefix])
+    files = installed_files(prefix)
+    for f in ("bin/train", "bin/wandb-job"):
+        h.check(f in files, "%s not installed with WANDB_JOB_INSTALL=ON: %s" % (f, files[:20]))
+    h.check(any(f.endswith("/cmake/WandbJob/WandbJobConfig.cmake") for f in files),
+            "no WandbJobConfig.cmake installed with WANDB_JOB_INSTALL=ON: %s" % files[:20])
 
 
 def check_bundle(ctx, repo, build, config=None, genex_config=None):
@@ -67,7 +119,10 @@ def single_config(ctx, mode, generator, build_type=""):
     # is off when vendored) before the first capture; on a loaded machine that alone can take
     # longer than any other build, so it gets most of the test's TIMEOUT.
     in_tree = mode in ("subdirectory", "fetchcontent")
+    if in_tree:
+        check_guest(ctx, build)
     ctx.build(build, "train-wandb-job", timeout=1400 if in_tree else 900)
+    h.check(not in_tree or helper_outputs(build), "the job's target did not build the helper")
     b = check_bundle(ctx, repo, build, genex_config=build_type)
     toolchain = b.lock()["toolchain"]
     h.check_equal(toolchain.get("build_type"), build_type, "lock toolchain.build_type")
@@ -78,6 +133,8 @@ def single_config(ctx, mode, generator, build_type=""):
     ctx.build(build, "job-bundle")
     h.check(h.snapshot_tree(h.bundle_dir(build)) == before,
             "job-bundle gave a different bundle than train-wandb-job")
+    if in_tree:
+        check_install_asked(ctx, build)
 
 
 def package_ninja(ctx):

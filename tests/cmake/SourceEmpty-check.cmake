@@ -1,0 +1,5 @@
+include(${CASE_DIR}/SpecCheck.cmake)
+read_spec(train spec)
+expect_string("${spec}" source "")
+read_spec(eval eval_spec)
+expect_string("${eval_spec}" source image)
