@@ -654,6 +654,14 @@ TEST_F(BundleTest, ImageJob) {
   EXPECT_NE(err.find("IMAGE_FILES source " + src_ + "/gone.txt does not exist"),
             std::string::npos)
       << err;
+  // A FIFO (a reader blocks) is refused with a line that names it.
+  ASSERT_EQ(mkfifo((src_ + "/image-pipe").c_str(), 0644), 0);
+  spec_["image_files"] = json::array({json::array({src_ + "/image-pipe", "/pipe"})});
+  EXPECT_FALSE(Capture(out, &err));
+  EXPECT_NE(err.find("IMAGE_FILES source " + src_ +
+                     "/image-pipe is a FIFO; list regular files and directories only"),
+            std::string::npos)
+      << err;
   spec_["image_files"] = json::array({json::array({src_ + "/motd", "etc/motd"})});
   EXPECT_FALSE(Capture(out, &err));
   EXPECT_NE(err.find("not an absolute path"), std::string::npos) << err;

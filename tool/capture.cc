@@ -481,6 +481,13 @@ bool AddImageFileInputs(Capture* c, std::string* err) {
       *err = "IMAGE_FILES source " + source + " does not exist";
       return false;
     }
+    // Reading a FIFO blocks and a device never ends: the image takes files and directories.
+    std::string kind = SpecialFileKind(source);
+    if (!kind.empty()) {
+      *err = "IMAGE_FILES source " + source + " is " + kind +
+             "; list regular files and directories only";
+      return false;
+    }
     if (!IsDirectory(source)) {
       c->inputs.insert(source);
       continue;

@@ -40,20 +40,6 @@ bool BaseNameIs(const std::string& rel, const char* name) {
   return rel.compare(slash == std::string::npos ? 0 : slash + 1, std::string::npos, name) == 0;
 }
 
-// What a non-regular entry is, for the warning that leaves it out.
-std::string SpecialKind(mode_t mode) {
-  if (S_ISFIFO(mode)) {
-    return "a FIFO";
-  }
-  if (S_ISSOCK(mode)) {
-    return "a socket";
-  }
-  if (S_ISCHR(mode) || S_ISBLK(mode)) {
-    return "a device";
-  }
-  return S_ISDIR(mode) ? "a directory" : "not a regular file";
-}
-
 // The file a symlink leads to, relative to `real_code_dir`; false (with the reason) when it leads
 // nowhere or out of the code directory. Its content is never opened here.
 bool LinkTargetInside(const std::string& abs, const std::string& real_code_dir,

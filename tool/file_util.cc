@@ -141,6 +141,27 @@ bool RemoveTree(const std::string& path, std::string* err) {
   return true;
 }
 
+std::string SpecialKind(mode_t mode) {
+  if (S_ISFIFO(mode)) {
+    return "a FIFO";
+  }
+  if (S_ISSOCK(mode)) {
+    return "a socket";
+  }
+  if (S_ISCHR(mode) || S_ISBLK(mode)) {
+    return "a device";
+  }
+  return S_ISDIR(mode) ? "a directory" : "not a regular file";
+}
+
+std::string SpecialFileKind(const std::string& path) {
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0 || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
+    return "";
+  }
+  return SpecialKind(st.st_mode);
+}
+
 bool IsRegularFile(const std::string& path) {
   struct stat st;
   return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);

@@ -2,6 +2,8 @@
 // and lexical path arithmetic. No policy about which files matter lives here.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -15,6 +17,11 @@ bool FileExists(const std::string& path);
 bool IsDirectory(const std::string& path);
 /// A regular file, or a symlink to one.
 bool IsRegularFile(const std::string& path);
+/// What a non-regular entry is ("a FIFO", "a socket", "a device", ...), for the messages that
+/// leave it out or refuse it.
+std::string SpecialKind(mode_t mode);
+/// SpecialKind of what `path` leads to; "" for a regular file, a directory or nothing at all.
+std::string SpecialFileKind(const std::string& path);
 /// mkdir -p.
 bool MakeDirs(const std::string& path, std::string* err);
 /// rm -rf; a missing path is not an error.

@@ -10,6 +10,7 @@
 
 #include "file_util.h"
 #include "hash.h"
+#include "log.h"
 #include "oci_image.h"
 #include "oci_layout.h"
 #include "tar_writer.h"
@@ -301,6 +302,11 @@ bool AddUserFiles(const BundleImageInput& input, std::vector<TarEntry>* out, std
       *err = "image file " + source + ": " + strerror(errno);
       return false;
     }
+    if (!S_ISDIR(st.st_mode) && !S_ISREG(st.st_mode)) {
+      *err = "image file " + source + " is " + SpecialKind(st.st_mode) +
+             "; list regular files and directories only";
+      return false;
+    }
     if (!S_ISDIR(st.st_mode)) {
       TarEntry e;
       e.path = NormalizePath(dest);
@@ -319,11 +325,16 @@ bool AddUserFiles(const BundleImageInput& input, std::vector<TarEntry>* out, std
           if (d.is_dir) {
             e.type = TarEntryType::kDirectory;
             e.mode = 0755;
-          } else if (stat(from.c_str(), &fst) == 0 && S_ISREG(fst.st_mode)) {
+          } else if (stat(from.c_str(), &fst) != 0) {
+            Warning("image file %s leads nowhere; left out of the image", from.c_str());
+            return true;
+          } else if (S_ISREG(fst.st_mode)) {
             e.source_file = from;
             e.mode = (fst.st_mode & 0111) != 0 ? 0755 : 0644;
-          } else {
-            return true;  // Dangling symlinks and special files stay out.
+          } else {  // Reading a FIFO would block the image build.
+            Warning("image file %s is %s; left out of the image", from.c_str(),
+                    SpecialKind(fst.st_mode).c_str());
+            return true;
           }
           out->push_back(e);
           return true;

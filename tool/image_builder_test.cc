@@ -1,6 +1,7 @@
 #include "image_builder.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 
@@ -59,6 +60,34 @@ TEST(ImageBuilder, Errors) {
   in.files = {{dir.Join("gone"), "/x"}};
   EXPECT_FALSE(BuildBundleImage(in, dir.Join("image"), &err));
   EXPECT_EQ(err, "image file " + dir.Join("gone") + ": No such file or directory");
+}
+
+// A FIFO would block the tar writer's read forever: listed itself it is refused, below a listed
+// directory it is left out (with a warning), and the build finishes.
+TEST(ImageBuilder, SpecialFilesNeverBlock) {
+  ScopedTempDir dir;
+  RunShell(dir.path(), "cp /bin/true t");
+  WriteTestFile(dir.path(), "data/a.txt", "a");
+  ASSERT_EQ(mkfifo(dir.Join("data/pipe").c_str(), 0644), 0);
+  ASSERT_EQ(mkfifo(dir.Join("pipe").c_str(), 0644), 0);
+  BundleImageInput in;
+  in.target = "t";
+  in.target_file = dir.Join("t");
+  in.created = 1700000000;
+  std::string err;
+  ASSERT_TRUE(ResolveRuntimeClosure(in.target_file, ClosureOptions{}, &in.closure, &err)) << err;
+  in.files = {{dir.Join("pipe"), "/opt/pipe"}};
+  EXPECT_FALSE(BuildBundleImage(in, dir.Join("a"), &err));
+  EXPECT_EQ(err, "image file " + dir.Join("pipe") +
+                     " is a FIFO; list regular files and directories only");
+  in.files = {{dir.Join("data"), "/opt/data"}};
+  ASSERT_TRUE(BuildBundleImage(in, dir.Join("b"), &err)) << err;
+  Descriptor md;
+  Manifest m;
+  ASSERT_TRUE(ReadImageManifest(dir.Join("b"), &md, &m, &err)) << err;
+  EXPECT_EQ(
+      RunShell(dir.path(), "gzip -dc b/blobs/sha256/" + m.layers[1].digest.substr(7) + " | tar -t"),
+      "opt/\nopt/data/\nopt/data/a.txt\n");
 }
 
 TEST(ImageBuilder, SameInputSameImage) {

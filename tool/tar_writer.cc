@@ -168,7 +168,8 @@ bool WriteTar(std::vector<TarEntry> entries, int64_t mtime, const TarSink& sink,
       archive_entry_set_pathname(entry.get(), path.c_str());
       archive_entry_set_filetype(entry.get(), AE_IFREG);
       if (!e.source_file.empty()) {
-        fd = open(e.source_file.c_str(), O_RDONLY | O_CLOEXEC);
+        // O_NONBLOCK: a FIFO in a file's place fails the check below instead of blocking here.
+        fd = open(e.source_file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
         struct stat st;
         if (fd < 0 || fstat(fd, &st) != 0) {
           *err = "opening " + e.source_file + ": " + strerror(errno);

@@ -267,6 +267,13 @@ bool CheckFiles(const ArtifactUpload& upload, std::string* err) {
   return true;
 }
 
+// 128 alphanumerics that name this content in this collection (createArtifact's clientID).
+std::string ContentClientId(const ArtifactUpload& upload, const std::string& digest) {
+  std::string key = upload.entity + '\n' + upload.project + '\n' + upload.type + '\n' +
+                    upload.name + '\n' + digest;
+  return Sha256Hex(key + "\n0") + Sha256Hex(key + "\n1");
+}
+
 }  // namespace
 
 bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, std::string* err) {
@@ -280,8 +287,42 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
   PublishedArtifact result;
   result.digest = upload.manifest.Digest();
 
+  // The clientID comes from the content: the server answers a repeated createArtifact with the
+  // same clientID with the same artifact (wandb-protocol.md 4.4), so a rerun after an interrupted
+  // publish resumes its PENDING version, and two publishers of the same content at the same time
+  // fill one version instead of making two.
+  std::string base_id;
+  bool committed = false;
+  if (!CreateVersion(upload, *run, &result, &base_id, &committed, err)) {
+    return false;
+  }
+  if (committed) {
+    Verbose("%s: the server already has this content (%s)", upload.name.c_str(),
+            result.id.c_str());
+    *out = std::move(result);
+    return true;
+  }
+  if (!UploadAndCommit(upload, *run, base_id, &result, err)) {
+    // A concurrent publisher of the same content may have committed the shared version under
+    // us; then the version exists and this publish is done.
+    PublishedArtifact again = result;
+    std::string again_err;
+    if (!CreateVersion(upload, *run, &again, &base_id, &committed, &again_err) || !committed) {
+      return false;
+    }
+    Verbose("%s: a concurrent publish committed this content (%s)", upload.name.c_str(),
+            again.id.c_str());
+    result = std::move(again);
+  }
+  *out = std::move(result);
+  return true;
+}
+
+bool WandbSink::CreateVersion(const ArtifactUpload& upload, const Run& run,
+                              PublishedArtifact* result, std::string* base_id, bool* committed,
+                              std::string* err) {
   // 1. createArtifact: the server deduplicates by digest (COMMITTED: nothing to do), and
-  // returns the PENDING version of an interrupted publish of the same content.
+  // returns the PENDING version that has our clientID.
   json aliases = json::array();
   for (const std::string& a : upload.aliases) {
     aliases.push_back({{"artifactCollectionName", upload.name}, {"alias", a}});
@@ -290,12 +331,12 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
                 {"projectName", upload.project},
                 {"artifactTypeName", upload.type},
                 {"artifactCollectionNames", json::array({upload.name})},
-                {"runName", run->name},
-                {"digest", result.digest},
+                {"runName", run.name},
+                {"digest", result->digest},
                 {"digestAlgorithm", "MANIFEST_MD5"},
                 {"aliases", aliases},
                 {"enableDigestDeduplication", true},
-                {"clientID", RandomId(128, false)},
+                {"clientID", ContentClientId(upload, result->digest)},
                 {"sequenceClientID", RandomId(128, false)}};
   if (!upload.description.empty()) {
     input["description"] = upload.description;
@@ -308,48 +349,48 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
     return false;
   }
   JsonFields<json> reply(data), created(data), artifact(data), sequence(data), latest(data);
-  std::string state, base_id;
+  std::string state;
   const json* created_aliases = nullptr;
   if (!reply.Object("createArtifact", &created, err) ||
       !created.Object("artifact", &artifact, err, Field::kOptional) ||
-      !artifact.String("id", &result.id, err, Field::kOptional) ||
+      !artifact.String("id", &result->id, err, Field::kOptional) ||
       !artifact.String("state", &state, err, Field::kOptional) ||
-      !artifact.Int("versionIndex", &result.version_index, err, Field::kOptional) ||
+      !artifact.Int("versionIndex", &result->version_index, err, Field::kOptional) ||
       !artifact.Array("aliases", &created_aliases, err, Field::kOptional) ||
       !artifact.Object("artifactSequence", &sequence, err, Field::kOptional) ||
       !sequence.Object("latestArtifact", &latest, err, Field::kOptional) ||
-      !latest.String("id", &base_id, err, Field::kOptional)) {
+      !latest.String("id", base_id, err, Field::kOptional)) {
     *err = "CreateArtifact: " + *err;
     return false;
   }
-  if (result.id.empty()) {
+  if (result->id.empty()) {
     *err = "createArtifact: the server returned no artifact";
     return false;
   }
-  if (state == "COMMITTED") {
-    result.aliases = AliasList(*created_aliases, upload.name);
-    if (!EnsureAliases(client_, upload, result.id, &result.aliases, err)) {
-      return false;
-    }
-    result.created = false;
-    Verbose("%s: the server already has this content (%s)", upload.name.c_str(),
-            result.id.c_str());
-    *out = std::move(result);
-    return true;
+  *committed = state == "COMMITTED";
+  if (*committed) {
+    result->aliases = AliasList(*created_aliases, upload.name);
+    result->created = false;
+    return EnsureAliases(client_, upload, result->id, &result->aliases, err);
   }
-  result.version_index = -1;  // numbered on commit
-  if (base_id == result.id) {
-    base_id.clear();
+  result->version_index = -1;  // numbered on commit
+  if (*base_id == result->id) {
+    base_id->clear();
   }
+  return true;
+}
 
+bool WandbSink::UploadAndCommit(const ArtifactUpload& upload, const Run& run, std::string base_id,
+                                PublishedArtifact* result, std::string* err) {
+  json data;
   // 2. The manifest record, without its file yet.
-  json manifest_vars = {{"artifactID", result.id},
+  json manifest_vars = {{"artifactID", result->id},
                         {"baseArtifactID", base_id.empty() ? json(nullptr) : json(base_id)},
                         {"name", "wandb_manifest.json"},
                         {"digest", ""},
                         {"entityName", upload.entity},
                         {"projectName", upload.project},
-                        {"runName", run->name},
+                        {"runName", run.name},
                         {"manifestType", "FULL"},
                         {"includeUpload", false}};
   if (!GraphqlJson(client_, "CreateArtifactManifest", kCreateArtifactManifest, manifest_vars,
@@ -368,7 +409,7 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
     size_t end = std::min(entries.size(), start + kFilesBatch);
     json specs = json::array();
     for (size_t i = start; i < end; ++i) {
-      specs.push_back({{"artifactID", result.id},
+      specs.push_back({{"artifactID", result->id},
                        {"artifactManifestID", manifest_id},
                        {"name", entries[i].path},
                        {"md5", entries[i].digest}});
@@ -399,7 +440,7 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
         return false;
       }
       if (with_birth.birth_artifact_id.empty()) {
-        with_birth.birth_artifact_id = result.id;
+        with_birth.birth_artifact_id = result->id;
       }
       final_manifest.Add(with_birth);
       const json& node_json = node.value();
@@ -466,7 +507,7 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
   }
 
   // 6. Commit: the version becomes visible, numbered, and takes its aliases.
-  if (!GraphqlJson(client_, "CommitArtifact", kCommitArtifact, {{"artifactID", result.id}},
+  if (!GraphqlJson(client_, "CommitArtifact", kCommitArtifact, {{"artifactID", result->id}},
                    &data, err)) {
     return false;
   }
@@ -474,17 +515,16 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
   const json* committed_aliases = nullptr;
   if (!commit_reply.Object("commitArtifact", &commit, err) ||
       !commit.Object("artifact", &committed, err) ||
-      !committed.Int("versionIndex", &result.version_index, err, Field::kOptional) ||
+      !committed.Int("versionIndex", &result->version_index, err, Field::kOptional) ||
       !committed.Array("aliases", &committed_aliases, err, Field::kOptional)) {
     *err = "CommitArtifact: " + *err;
     return false;
   }
-  result.aliases = AliasList(*committed_aliases, upload.name);
-  if (!EnsureAliases(client_, upload, result.id, &result.aliases, err)) {
+  result->aliases = AliasList(*committed_aliases, upload.name);
+  if (!EnsureAliases(client_, upload, result->id, &result->aliases, err)) {
     return false;
   }
-  result.created = true;
-  *out = std::move(result);
+  result->created = true;
   return true;
 }
 

@@ -38,6 +38,12 @@ class WandbSink : public ArtifactSink {
   };
   bool EnsureRun(const std::string& entity, const std::string& project, Run** out,
                  std::string* err);
+  // createArtifact; *committed when the server already holds a committed version of the content.
+  bool CreateVersion(const ArtifactUpload& upload, const Run& run, PublishedArtifact* result,
+                     std::string* base_id, bool* committed, std::string* err);
+  // The PENDING version's manifest, files and commit.
+  bool UploadAndCommit(const ArtifactUpload& upload, const Run& run, std::string base_id,
+                       PublishedArtifact* result, std::string* err);
 
   WandbClient* client_;
   std::string default_entity_;

@@ -536,11 +536,12 @@ class FakeWandb:
             self.sequences[(e, p, name)] = seq
         elif seq["type"] != t:
             raise FakeError("createArtifact: %s is a %s collection, not %s" % (name, seq["type"], t))
-        # Same clientID: the same artifact. Same digest (dedup): the existing version, committed
-        # or still pending from an interrupted publish.
+        # wandb-protocol.md 4.4: the same clientID is the same artifact; the same digest as a
+        # committed version is that version (dedup). A PENDING version with the same digest but
+        # another clientID is not shared: a second publisher gets a version of its own.
         for a in seq["versions"]:
             if a["clientID"] == input["clientID"] or (
-                    a["digest"] == input["digest"] and a["state"] in ("PENDING", "COMMITTED")):
+                    a["digest"] == input["digest"] and a["state"] == "COMMITTED"):
                 if a["state"] == "COMMITTED":
                     self.move_aliases(a, [x for x in aliases if x not in a["aliases"]])
                 else:
@@ -572,8 +573,11 @@ class FakeWandb:
             raise FakeError("createArtifactManifest: no run %s" % input["runName"])
         if a["manifest"] is None:
             a["manifest"] = {"id": self.next_id("ArtifactManifest")}
-        a["manifestDigest"] = input["digest"] or None
-        a["manifestBytes"] = None
+        # The first call (no digest) of a second publisher of the same artifact leaves the
+        # manifest another one declared alone; declaring another digest drops the uploaded bytes.
+        if input["digest"] and input["digest"] != a["manifestDigest"]:
+            a["manifestDigest"] = input["digest"]
+            a["manifestBytes"] = None
         token = None
         if input["digest"]:
             token = self.next_id("Upload")

@@ -5,7 +5,7 @@ built helper>) published to the fake W&B server of tests/fake_wandb over real HT
 
 Cases: first publish through the CMake target; a second publish uploads nothing; one changed
 source uploads only that file (and the job's wandb-job.json); retried faults; interrupted
-publishes that converge; key errors; netrc; WANDB_MODE; ls/show against W&B; the key in no
+publishes that converge; two concurrent publishers of one bundle; key errors; netrc; WANDB_MODE; ls/show against W&B; the key in no
 output or build file. Exits 125 (skip) when cmake, git, a generator or graphql-core is missing.
 WANDB_GRAPHQL_SCHEMA, when set, makes the fake validate every document against that schema.
 """
@@ -338,6 +338,36 @@ def case_dry_run(w):
     check(w.counts() == before, "no version created: %s -> %s" % (before, w.counts()))
 
 
+def case_concurrent(w):
+    """Two publishers of the same bundle at once (two CI pipelines for one commit) leave one
+    version each, with the aliases on it. The commits are slowed so both are in flight together;
+    the clientID both send is derived from the content, so they fill the same PENDING version."""
+    w.write("data/part08.txt", "concurrent\n")
+    w.commit("concurrent")
+    w.capture()
+    check(w.fake.wait_idle(), "the fake is idle before the concurrent publishes")
+    before = w.counts()
+    w.fake.add_fault("graphql:CommitArtifact", "slow", delay=1.0, times=2)
+    env = dict(w.env)
+    env.update(w.wandb_env())
+    procs = [subprocess.Popen([w.tool, "publish", w.bundle()], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, universal_newlines=True) for _ in range(2)]
+    results = [p.communicate(timeout=600) + (p.returncode,) for p in procs]
+    w.fake.clear_faults()
+    for out, err, rc in results:
+        w.outputs.append(out + err)
+        check(rc == 0, "both publishers succeed (rc %d)\n%s" % (rc, err))
+    check(w.counts() == (before[0] + 1, before[1] + 1),
+          "one new version each: %s -> %s" % (before, w.counts()))
+    check(not w.fake.pending(JOB) and not w.fake.pending(CODE), "nothing left pending")
+    for name in (JOB, CODE):
+        versions = w.fake.versions(name)
+        holders = [v["versionIndex"] for v in versions if "latest" in v["aliases"]]
+        check(holders == [versions[-1]["versionIndex"]], "%s: latest on the new version only: %s"
+              % (name, holders))
+    check("nightly" in w.fake.versions(JOB)[-1]["aliases"], "the job's alias on the new version")
+
+
 def case_ls_show(w):
     env = w.wandb_env()
     p = w.run([w.tool, "ls", "--json"], extra_env=env)
@@ -381,7 +411,7 @@ def case_no_key_anywhere(w):
 
 CASES = [case_first_publish, case_unchanged, case_one_change, case_faults, case_interrupted,
          case_killed, case_bad_key, case_graphql_error, case_netrc, case_modes, case_dry_run,
-         case_ls_show, case_viewer_entity, case_no_key_anywhere]
+         case_concurrent, case_ls_show, case_viewer_entity, case_no_key_anywhere]
 
 
 def main(argv):
