@@ -84,6 +84,8 @@ def main():
                 costs["W&B, unchanged"] = benchlib.best_cpu(wpublish + force, runs=2,
                                                             env=wenv)
             rows.append((n, costs))
+            print("%d files: " % n + ", ".join("%s %.1f us/file" % (k, c * 1e6 / n)
+                                               for k, c in costs.items()), flush=True)
             shutil.rmtree(bundle)
             shutil.rmtree(store)
         names = list(rows[0][1])
