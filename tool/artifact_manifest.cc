@@ -140,6 +140,10 @@ bool ArtifactManifest::FromJson(std::string_view text, ArtifactManifest* out, st
     *err = e.what();
     return false;
   }
+  return FromJsonValue(j, out, err);
+}
+
+bool ArtifactManifest::FromJsonValue(const Json& j, ArtifactManifest* out, std::string* err) {
   if (!j.is_object()) {
     *err = "manifest is not a JSON object";
     return false;

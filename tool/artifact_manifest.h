@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -32,6 +33,8 @@ struct ArtifactManifest {
   /// size; ASCII-escaped).
   std::string ToJson() const;
   static bool FromJson(std::string_view text, ArtifactManifest* out, std::string* err);
+  /// The same from a parsed document (an unordered one: its keys come sorted, so it stays linear).
+  static bool FromJsonValue(const nlohmann::json& j, ArtifactManifest* out, std::string* err);
 };
 
 }  // namespace wandb_job

@@ -18,6 +18,7 @@
 #include "wandb_graphql.h"
 #include "exec_shim.h"
 #include "file_util.h"
+#include "hash.h"
 #include "job_runner.h"
 #include "job_spec.h"
 #include "job_store.h"
@@ -25,6 +26,7 @@
 #include "launch_queue.h"
 #include "log.h"
 #include "publish.h"
+#include "publish_receipt.h"
 #include "run_reporter_guard.h"
 #include "run_store.h"
 #include "version.h"
@@ -140,7 +142,11 @@ int CmdPublish(const Args& args) {
   bool json = false;
   std::string store_root;
   app.add_option("bundles", bundles, "bundle directories")->required();
+  bool force = false;
   app.add_flag("--dry-run", options.dry_run, "say what would happen; write nothing");
+  app.add_flag("--force", force,
+               "publish even bundles whose publish receipt says they are published here "
+               "unchanged (checks the destination again)");
   app.add_flag("--json", json, "print a machine-readable summary on stdout");
   app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
   std::vector<std::string> aliases;
@@ -241,13 +247,28 @@ int CmdPublish(const Args& args) {
   // Links: the W&B app for W&B, `wandb-job show` for the store.
   std::string app_url =
       wandb != nullptr ? WandbAppUrl(creds.base_url, GetEnv("WANDB_APP_URL")) : "";
+  // Receipts: a bundle published unchanged to this destination before is not published again
+  // (no network, no store reads beyond a stat), unless --force or the store lost the version.
+  std::string receipt_destination =
+      wandb != nullptr ? "wandb " + creds.base_url + " key-sha256 " + Sha256Hex(creds.api_key)
+                       : sink->Destination();
+  int receipted = 0;
   std::vector<JobPublishResult> results;
   nlohmann::ordered_json summary = nlohmann::ordered_json::array();
   for (const Bundle& bundle : loaded) {
     JobPublishResult r;
-    if (!PublishBundle(bundle, sink, options, &r, &err)) {
+    std::string key = options.dry_run ? "" : ReceiptKey(bundle, receipt_destination, options);
+    std::vector<std::string> stamps;
+    if (!force && ReadReceipt(bundle, key, &r, &stamps) &&
+        stamps == CurrentStamps(sink, bundle, r)) {
+      ++receipted;
+    } else if (!PublishBundle(bundle, sink, options, &r, &err)) {
       finish();
       return Fail(err);
+    } else if (!key.empty() &&
+               !WriteReceipt(bundle, key, r, CurrentStamps(sink, bundle, r), &err)) {
+      Warning("%s: no publish receipt (%s): the next publish checks it again", bundle.dir.c_str(),
+              err.c_str());
     }
     results.push_back(r);
     std::string full = r.entity + "/" + r.project + "/" + r.name;
@@ -293,6 +314,10 @@ int CmdPublish(const Args& args) {
   if (json) {
     printf("%s\n", summary.dump(2).c_str());
   } else {
+    if (receipted > 0) {
+      Info("%d job(s) unchanged since their receipted publish here; --force checks them again",
+           receipted);
+    }
     Info("%s: %s", options.dry_run ? "nothing written" : "published to",
          sink->Destination().c_str());
     std::vector<std::string> pages;

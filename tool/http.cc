@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <mutex>
 
 #include "file_util.h"
 #include "log.h"
@@ -232,6 +233,10 @@ struct CurlTransport::Impl {
 
 CurlTransport::CurlTransport(CurlOptions options) : impl_(new Impl) {
   impl_->options = std::move(options);
+  // libcurl (and its TLS library) is set up on first use: most commands never need the network.
+  // main() calls curl_global_cleanup(), a no-op when this never ran.
+  static std::once_flag curl_ready;
+  std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   impl_->curl = curl_easy_init();
 }
 

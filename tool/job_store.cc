@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -379,6 +380,29 @@ bool JobStore::Publish(const ArtifactUpload& upload, PublishedArtifact* out, std
   }
   SortAliases(&out->aliases);
   return true;
+}
+
+std::string JobStore::VersionStamp(const std::string& entity, const std::string& project,
+                                   const std::string& type, const std::string& name, int index) {
+  CollectionPaths paths = PathsOf(root_, entity, project, type, name);
+  struct stat st;
+  if (index < 0 || stat(paths.VersionFile(index).c_str(), &st) != 0) {
+    return "missing";
+  }
+  std::string stamp = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
+                      std::to_string(st.st_mtim.tv_sec) + "." +
+                      std::to_string(st.st_mtim.tv_nsec) + " aliases:";
+  AliasMap aliases;
+  std::string why;
+  if (!ReadAliases(paths.aliases_json, &aliases, &why)) {
+    return "unreadable aliases";
+  }
+  for (const auto& [alias, at] : aliases) {
+    if (at == index) {
+      stamp += " " + alias;
+    }
+  }
+  return stamp;
 }
 
 bool JobStore::Get(const std::string& entity, const std::string& project, const std::string& type,

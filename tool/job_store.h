@@ -66,6 +66,9 @@ class JobStore : public ArtifactSink {
   bool Publish(const ArtifactUpload& upload, PublishedArtifact* out, std::string* err) override;
   bool FindExisting(const ArtifactUpload& upload, PublishedArtifact* out, bool* found,
                     std::string* err) override;
+  /// The version file's inode, size and modification time, and the aliases that name it.
+  std::string VersionStamp(const std::string& entity, const std::string& project,
+                           const std::string& type, const std::string& name, int index) override;
 
   /// All collections of `type` ("" for all) that have at least one version, sorted by entity,
   /// project, name, type.

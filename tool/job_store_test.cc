@@ -468,6 +468,56 @@ TEST_F(JobStoreTest, ReadFileChecksTheBlob) {
   EXPECT_NE(err_.find("is damaged"), std::string::npos) << err_;
 }
 
+// The version file is written and read without putting the manifest into an ordered_json
+// (quadratic); its bytes stay those of ordered_json's dump(2) and metadata keeps its key order.
+TEST(VersionFileTest, SameBytesAsOrderedJsonAndRoundTrips) {
+  StoredVersion v;
+  v.id = "QXJ0aWZhY3Q6MQ==";
+  v.index = 3;
+  v.digest = "0123456789abcdef0123456789abcdef";
+  v.created_at = "2024-01-02T03:04:05Z";
+  v.description = "trains \"well\"";
+  v.metadata = R"({"zeta":1,"alpha":{"b":2,"a":[1,"x"]}})";
+  v.manifest.Add({"src/b.cc", Md5Base64("b"), 1, "QXJ0aWZhY3Q6MQ=="});
+  v.manifest.Add({"a dir/a.txt", Md5Base64("aa"), 2, ""});
+  v.manifest.Add({"z", Md5Base64(""), 0, "QXJ0aWZhY3Q6Mg=="});
+  std::string text = VersionToJson(v);
+  EXPECT_EQ(text, nlohmann::ordered_json::parse(text).dump(2) + "\n");
+  StoredVersion back;
+  std::string err;
+  ASSERT_TRUE(VersionFromJson(text, &back, &err)) << err;
+  EXPECT_EQ(back.id, v.id);
+  EXPECT_EQ(back.index, 3);
+  EXPECT_EQ(back.digest, v.digest);
+  EXPECT_EQ(back.created_at, v.created_at);
+  EXPECT_EQ(back.description, v.description);
+  EXPECT_EQ(back.metadata, v.metadata);
+  EXPECT_EQ(back.manifest.ToJson(), v.manifest.ToJson());
+
+  v.manifest = ArtifactManifest();
+  v.metadata.clear();
+  text = VersionToJson(v);
+  EXPECT_EQ(text, nlohmann::ordered_json::parse(text).dump(2) + "\n");
+  ASSERT_TRUE(VersionFromJson(text, &back, &err)) << err;
+  EXPECT_TRUE(back.manifest.entries.empty());
+  EXPECT_EQ(back.metadata, "");
+}
+
+TEST(VersionFileTest, ErrorsNameTheProblem) {
+  StoredVersion v;
+  std::string err;
+  EXPECT_FALSE(VersionFromJson("{", &v, &err));
+  EXPECT_NE(err.find("parsing failed"), std::string::npos) << err;
+  EXPECT_FALSE(VersionFromJson("[]", &v, &err));
+  EXPECT_EQ(err, "not a JSON object");
+  EXPECT_FALSE(VersionFromJson(R"({"id":"x","index":0,"digest":"d"})", &v, &err));
+  EXPECT_EQ(err, "field manifest is missing");
+  EXPECT_FALSE(VersionFromJson(
+      R"({"id":"x","index":0,"digest":"d","manifest":{"version":1,"contents":{"f":{}}}})", &v,
+      &err));
+  EXPECT_NE(err.find("manifest: entry 'f' has no digest"), std::string::npos) << err;
+}
+
 TEST_F(JobStoreTest, VerifyReportsEveryKindOfDamage) {
   PublishedArtifact out;
   ASSERT_TRUE(

@@ -44,6 +44,13 @@ class ArtifactSink {
   /// Creates the version, or finds the one with the same digest and moves the aliases to it.
   /// Either the version is complete or, on failure, not visible at all.
   virtual bool Publish(const ArtifactUpload& upload, PublishedArtifact* out, std::string* err) = 0;
+  /// For publish receipts: a string that changes when version `index` of the collection no
+  /// longer is what was published (lost, replaced, its aliases moved). "" when the sink could
+  /// tell only over the network (W&B): its receipts stand until `publish --force`.
+  virtual std::string VersionStamp(const std::string& entity, const std::string& project,
+                                   const std::string& type, const std::string& name, int index) {
+    return "";
+  }
   /// For --dry-run: the version that already holds the upload's digest, if the sink can tell.
   virtual bool FindExisting(const ArtifactUpload& upload, PublishedArtifact* out, bool* found,
                             std::string* err) {

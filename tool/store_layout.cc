@@ -184,6 +184,30 @@ bool ParseJsonFile(const std::string& path, ordered_json* out, bool* missing, st
   return true;
 }
 
+namespace {
+
+// `json` (ArtifactManifest::ToJson's four-space layout) re-indented as the value of a top-level
+// key of dump(2): a manifest is never put into an ordered_json, whose objects find and insert
+// keys by linear search (quadratic in the number of files).
+std::string IndentAsMember(const std::string& json) {
+  std::string out;
+  out.reserve(json.size());
+  size_t start = 0;
+  while (start < json.size()) {
+    size_t end = json.find('\n', start);
+    end = end == std::string::npos ? json.size() : end + 1;
+    size_t spaces = json.find_first_not_of(' ', start) - start;
+    if (start > 0) {
+      out.append(spaces / 2 + 2, ' ');
+    }
+    out.append(json, start + spaces, end - start - spaces);
+    start = end;
+  }
+  return out;
+}
+
+}  // namespace
+
 std::string VersionToJson(const StoredVersion& v) {
   ordered_json j;
   j["id"] = v.id;
@@ -192,13 +216,31 @@ std::string VersionToJson(const StoredVersion& v) {
   j["created_at"] = v.created_at;
   j["description"] = v.description;
   j["metadata"] = v.metadata.empty() ? ordered_json(nullptr) : ordered_json::parse(v.metadata);
-  j["manifest"] = ordered_json::parse(v.manifest.ToJson());
-  return j.dump(2) + "\n";
+  std::string text = j.dump(2);  // ends with "\n}"
+  text.resize(text.size() - 2);
+  return text + ",\n  \"manifest\": " + IndentAsMember(v.manifest.ToJson()) + "\n}\n";
 }
 
-bool VersionFromJson(const ordered_json& j, StoredVersion* v, std::string* err) {
+bool VersionFromJson(const std::string& text, StoredVersion* v, std::string* err) {
+  // The fields in their order (metadata keeps its key order), without the manifest; then the
+  // manifest from an unordered parse. Both are linear in the number of files.
+  ordered_json j;
+  nlohmann::json whole;
+  try {
+    j = ordered_json::parse(text, [](int depth, nlohmann::json::parse_event_t event,
+                                     ordered_json& parsed) {
+      return !(depth == 1 && event == nlohmann::json::parse_event_t::key && parsed == "manifest");
+    });
+    whole = nlohmann::json::parse(text);
+  } catch (const std::exception& e) {
+    *err = std::string("parsing failed: ") + e.what();
+    return false;
+  }
+  if (!j.is_object()) {
+    *err = "not a JSON object";
+    return false;
+  }
   JsonFields<ordered_json> f(j);
-  const ordered_json* manifest = nullptr;
   if (!f.String("id", &v->id, err) || !f.Int("index", &v->index, err) ||
       !f.String("digest", &v->digest, err) ||
       !f.String("created_at", &v->created_at, err, Field::kOptional) ||
@@ -211,16 +253,29 @@ bool VersionFromJson(const ordered_json& j, StoredVersion* v, std::string* err) 
     return false;
   }
   v->metadata = meta == nullptr || meta->is_null() ? "" : meta->dump();
-  manifest = f.Find("manifest");
-  if (manifest == nullptr) {
+  auto manifest = whole.find("manifest");
+  if (manifest == whole.end()) {
     *err = "field manifest is missing";
     return false;
   }
-  if (!ArtifactManifest::FromJson(manifest->dump(), &v->manifest, err)) {
+  if (!ArtifactManifest::FromJsonValue(*manifest, &v->manifest, err)) {
     *err = "manifest: " + *err;
     return false;
   }
   return true;
+}
+
+bool ReadVersionFile(const std::string& path, StoredVersion* v, bool* missing, std::string* err) {
+  *missing = false;
+  if (!FileExists(path)) {
+    *missing = true;
+    return true;
+  }
+  std::string text;
+  if (!wandb_job::ReadFile(path, &text, err)) {
+    return false;
+  }
+  return VersionFromJson(text, v, err);
 }
 
 std::string AliasesToJson(const AliasMap& aliases) {
@@ -306,17 +361,13 @@ bool LoadCollection(const CollectionPaths& p, StoredCollection* out, bool* exist
       continue;
     }
     std::string path = p.versions_dir + "/" + file;
-    ordered_json vj;
     StoredVersion v;
-    if (!ParseJsonFile(path, &vj, &missing, err)) {
+    if (!ReadVersionFile(path, &v, &missing, err)) {
+      *err = "reading " + path + ": " + *err;
       return false;
     }
     if (missing) {
       continue;  // Raced with nothing: versions are never removed; be lenient anyway.
-    }
-    if (!VersionFromJson(vj, &v, err)) {
-      *err = "reading " + path + ": " + *err;
-      return false;
     }
     if (v.index != index) {
       *err = "reading " + path + ": its index is " + std::to_string(v.index);

@@ -42,9 +42,11 @@ int VersionFileIndex(const std::string& file);
 bool ParseJsonFile(const std::string& path, nlohmann::ordered_json* out, bool* missing,
                    std::string* err);
 
-/// A version file (versions/v<N>.json) and back.
+/// A version file (versions/v<N>.json) and back, in time linear in the number of files.
 std::string VersionToJson(const StoredVersion& v);
-bool VersionFromJson(const nlohmann::ordered_json& j, StoredVersion* v, std::string* err);
+bool VersionFromJson(const std::string& text, StoredVersion* v, std::string* err);
+/// Reads and parses a version file; a missing file is no error but sets `*missing`.
+bool ReadVersionFile(const std::string& path, StoredVersion* v, bool* missing, std::string* err);
 
 /// aliases.json: alias -> version index.
 using AliasMap = std::map<std::string, int>;

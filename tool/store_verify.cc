@@ -98,10 +98,8 @@ bool JobStore::Verify(std::vector<std::string>* problems, std::string* err) cons
               continue;
             }
             std::string vrel = crel + "/versions/" + file;
-            ordered_json vj;
             StoredVersion v;
-            if (!ParseJsonFile(p.versions_dir + "/" + file, &vj, &missing, &why) ||
-                !VersionFromJson(vj, &v, &why)) {
+            if (!ReadVersionFile(p.versions_dir + "/" + file, &v, &missing, &why)) {
               problem(vrel, why);
               continue;
             }

@@ -3,7 +3,8 @@ built helper>) published to the fake W&B server of tests/fake_wandb over real HT
 
     python3 test_wandb_publish.py <wandb-job tool> <wandb-job source dir> <wandb-job build dir>
 
-Cases: first publish through the CMake target; a second publish uploads nothing; one changed
+Cases: first publish through the CMake target; a second publish uploads nothing; a third sends
+no request at all (its publish receipt) unless --force; one changed
 source uploads only that file (and the job's wandb-job.json); retried faults; interrupted
 publishes that converge; two concurrent publishers of one bundle; key errors; netrc; WANDB_MODE; ls/show against W&B; the key in no
 output or build file. Exits 125 (skip) when cmake, git, a generator or graphql-core is missing.
@@ -174,6 +175,20 @@ def case_unchanged(w):
     check("CreateArtifactFiles" not in w.fake.operations, "no createArtifactFiles")
 
 
+def case_receipt(w):
+    """An unchanged job published here before sends nothing at all (its publish receipt);
+    --force asks the server again."""
+    w.fake.reset_stats()
+    p = w.publish()
+    check(w.fake.operations == [], "a receipted publish sent requests: %s" % w.fake.operations)
+    check("unchanged since their receipted publish" in p.stderr, "receipt line: %s" % p.stderr)
+    check("unchanged" in p.stdout, "reported unchanged: %s" % p.stdout)
+    p = w.publish(args=("--force",))
+    check("CreateArtifact" in w.fake.operations, "--force asked the server: %s"
+          % w.fake.operations)
+    check(w.counts() == (1, 1) and "unchanged" in p.stdout, "--force: still no new version")
+
+
 def case_one_change(w):
     w.write("data/part03.txt", "changed\n")
     w.commit("change one file")
@@ -285,7 +300,7 @@ def case_bad_key(w):
 def case_graphql_error(w):
     w.fake.add_fault("graphql:CreateArtifact", "status", status=200,
                      body={"data": None, "errors": [{"message": "quota exceeded for e2e"}]})
-    p = w.publish(check_rc=False)
+    p = w.publish(check_rc=False, args=("--force",))  # Past the receipt, to the server.
     w.fake.clear_faults()
     check(p.returncode == 1 and "CreateArtifact: quota exceeded for e2e" in p.stderr,
           "GraphQL error names operation and message: %s" % p.stderr)
@@ -300,8 +315,10 @@ def case_netrc(w):
                 "  password %s\n" % ("x" * 40, host, KEY))
     os.chmod(netrc, 0o600)
     try:
-        p = w.publish(extra_env={"WANDB_API_KEY": None})
+        w.fake.reset_stats()
+        p = w.publish(extra_env={"WANDB_API_KEY": None}, args=("--force",))
         check("unchanged" in p.stdout, "netrc key works: %s" % p.stdout)
+        check("CreateArtifact" in w.fake.operations, "the netrc key reached the server")
     finally:
         os.remove(netrc)
 
@@ -409,9 +426,9 @@ def case_no_key_anywhere(w):
                 check(KEY.encode() not in data, "the key is in %s" % path)
 
 
-CASES = [case_first_publish, case_unchanged, case_one_change, case_faults, case_interrupted,
-         case_killed, case_bad_key, case_graphql_error, case_netrc, case_modes, case_dry_run,
-         case_concurrent, case_ls_show, case_viewer_entity, case_no_key_anywhere]
+CASES = [case_first_publish, case_unchanged, case_receipt, case_one_change, case_faults,
+         case_interrupted, case_killed, case_bad_key, case_graphql_error, case_netrc, case_modes,
+         case_dry_run, case_concurrent, case_ls_show, case_viewer_entity, case_no_key_anywhere]
 
 
 def main(argv):
