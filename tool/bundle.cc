@@ -16,6 +16,7 @@
 
 #include "atomic_file.h"
 #include "capture.h"
+#include "content_cache.h"
 #include "elf_closure.h"
 #include "file_util.h"
 #include "hash.h"
@@ -48,12 +49,6 @@ constexpr char kDefaultBaseImage[] = "debian:12";
 
 constexpr char kTempInfix[] = ".tmp.";
 
-// "<pid>.<random>": the pid tells a later run whether the writer is still alive.
-std::string TempSuffix() {
-  std::random_device rd;
-  return std::to_string(getpid()) + "." + std::to_string(rd()) + std::to_string(rd());
-}
-
 // Removes the temporary siblings `<out_dir>.tmp.<pid>.*` an interrupted run left: those whose
 // process is gone. A live writer's directory (another build of the same tree) is left alone.
 void RemoveStaleTempDirs(const std::string& parent, const std::string& base) {
@@ -65,13 +60,7 @@ void RemoveStaleTempDirs(const std::string& parent, const std::string& base) {
         if (e.relpath.compare(0, prefix.size(), prefix) != 0) {
           return false;
         }
-        std::string pid_text = e.relpath.substr(prefix.size());
-        pid_text = pid_text.substr(0, pid_text.find('.'));
-        char* end = nullptr;
-        long pid = std::strtol(pid_text.c_str(), &end, 10);
-        // Linux pids stay below 2^22; anything else is an older helper's random name.
-        bool alive = !pid_text.empty() && *end == '\0' && pid > 0 && pid < (1L << 22) &&
-                     (kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH);
+        bool alive = TempWriterAlive(e.relpath.substr(prefix.size()));
         std::string path = JoinPath(parent, e.relpath);
         if (!alive && RemoveTree(path, &ignored)) {
           Verbose("removed %s, left by an interrupted capture", path.c_str());
@@ -381,18 +370,38 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
   if (c.source_type == "artifact") {
     std::string code_dir = JoinPath(dir, "code");
     ArtifactManifest code_manifest;
+    // Every bundle of the build links its code files to one shared copy.
+    ContentCache cache(JoinPath(s.binary_dir, "wandb-jobs/.content"));
+    if (!cache.Open(err)) {
+      return false;
+    }
+    std::string made_dir = code_dir;
+    if (!MakeDirs(code_dir, err)) {
+      return false;
+    }
     for (const std::string& rel : c.code.files) {
       std::string from = JoinPath(c.code_dir, rel);
-      if (!IsDirectory(from) && FileExists(from)) {
-        std::string to = JoinPath(code_dir, rel);
-        if (!MakeDirs(to.substr(0, to.rfind('/')), err) || !CopyFile(from, to, 0644, err) ||
-            !AddFileToManifest(code_dir, rel, &code_manifest, err)) {
-          return false;
-        }
-      } else {
-        Warning("%s: %s is not a regular file (a dangling or directory symlink?); left out",
-                s.target.c_str(), rel.c_str());
+      std::string to = JoinPath(code_dir, rel);
+      std::string to_dir = to.substr(0, to.rfind('/'));
+      if (to_dir != made_dir && !MakeDirs(to_dir, err)) {
+        return false;
       }
+      made_dir = to_dir;
+      PlacedFile placed;
+      std::string place_err;
+      if (!cache.Place(from, to, &placed, &place_err)) {
+        if (IsDirectory(from) || !FileExists(from)) {
+          Warning("%s: %s is not a regular file (a dangling or directory symlink?); left out",
+                  s.target.c_str(), rel.c_str());
+          continue;
+        }
+        *err = place_err;
+        return false;
+      }
+      code_manifest.Add(ManifestEntry{rel, Base64Encode(placed.md5), placed.size, ""});
+    }
+    if (!cache.Save(err)) {
+      return false;
     }
     if (c.generate_dockerfile) {
       std::string dockerfile;
@@ -489,8 +498,9 @@ bool WriteDepfile(const Capture& c, const BundleOptions& options, std::string* e
   std::string text = EscapeDepfilePath(target) + ":";
   std::string name;
   for (const std::string& input : c.inputs) {
-    // ninja treats a missing input as always dirty; list only what exists.
-    if (!input.empty() && FileExists(input) && !IsDirectory(input)) {
+    // ninja treats a missing input as always dirty; list only what exists. One stat a file.
+    struct stat st;
+    if (!input.empty() && stat(input.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
       if (!DepfileName(input, links_dir, &name, err)) {
         return false;
       }
