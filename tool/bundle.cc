@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -25,6 +26,7 @@
 #include "lockfile.h"
 #include "launch_files.h"
 #include "log.h"
+#include "progress.h"
 #include "tar_writer.h"
 #include "version.h"
 
@@ -369,6 +371,17 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
   if (c.source_type == "artifact") {
     std::string code_dir = JoinPath(dir, "code");
     ArtifactManifest code_manifest;
+    uint64_t code_bytes = 0;
+    for (const std::string& rel : c.code.files) {
+      struct stat st;
+      if (stat(JoinPath(c.code_dir, rel).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        code_bytes += static_cast<uint64_t>(st.st_size);
+      }
+    }
+    // A large code tree takes a while to copy and hash; a small one shows nothing.
+    Progress progress(ProgressMode::kAuto, s.target + ": capturing the code",
+                      static_cast<int>(c.code.files.size()), code_bytes,
+                      std::chrono::seconds(5), /*only_if_slow=*/true);
     for (const std::string& rel : c.code.files) {
       std::string from = JoinPath(c.code_dir, rel);
       if (!IsDirectory(from) && FileExists(from)) {
@@ -377,11 +390,14 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
             !AddFileToManifest(code_dir, rel, &code_manifest, err)) {
           return false;
         }
+        const ManifestEntry* added = code_manifest.Find(rel);
+        progress.FileDone(rel, added != nullptr ? added->size : 0);
       } else {
         Warning("%s: %s is not a regular file (a dangling or directory symlink?); left out",
                 s.target.c_str(), rel.c_str());
       }
     }
+    progress.Finish(true);
     if (c.generate_dockerfile) {
       std::string dockerfile;
       if (!RenderDockerfile(c, &dockerfile, err) || !WriteLaunchFiles(c, code_dir, &code_manifest, err) ||
