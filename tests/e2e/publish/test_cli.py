@@ -84,7 +84,7 @@ def help_sections(ctx):
         check(words in out, "wandb-job --help lacks %r:\n%s" % (words, out))
     for c in ("publish", "ls", "show", "run", "exec"):
         out = case.tool(c, "--help").stdout
-        check(re.search(r"^Examples:\n  wandb-job %s " % c, out, re.M),
+        check(re.search(r"^Examples:\n  wandb-job %s\b" % c, out, re.M),
               "wandb-job %s --help has no examples:\n%s" % (c, out))
 
 
