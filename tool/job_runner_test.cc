@@ -77,8 +77,11 @@ constexpr char kAllTypes[] = R"({"wb_type": "typedDict", "params": {"type_map": 
 TEST(JobRunnerTest, ValuesMustFitTheInputTypes) {
   std::string overrides, err;
   ASSERT_EQ(OverridesFromPairs({"epochs=3", "shuffle=false", "name=abc", "layers=[1, 2]",
-                                "either=true", "opt.lr=0.5", R"(opt={"lr": 1})"},
+                                "either=true", "opt.lr=0.5"},
                                "job-x", kAllTypes, &overrides, &err),
+            RunJobStatus::kRan)
+      << err;
+  ASSERT_EQ(OverridesFromPairs({R"(opt={"lr": 1})"}, "job-x", kAllTypes, &overrides, &err),
             RunJobStatus::kRan)
       << err;
   struct Bad {
@@ -186,7 +189,8 @@ TEST_F(StoredJobTest, AFailedBuildSuggestsKeep) {
   Publish("job", "job-bad",
           {{"wandb-job.json", R"({"source_type": "artifact", "source": {
                "entrypoint": ["/usr/local/bin/x"], "artifact": "wandb-artifact://_id/)" +
-                                  code.id + R"("}, "input_types": {}})"},
+                                  code.id + R"("}, "input_types": {"wb_type": "typedDict",
+               "params": {"type_map": {}}}})"},
            {"wandb-job.lock.json", R"({"target": "x"})"}});
   std::string err;
   ASSERT_EQ(Run("job-bad", {}, &err), RunJobStatus::kError);

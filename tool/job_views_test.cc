@@ -310,7 +310,8 @@ TEST(JobViewsTest, ShowAsJson) {
   j = nlohmann::json::parse(out);
   EXPECT_EQ(j["versions"][0]["version"], "v1");
   EXPECT_EQ(j["versions"][1]["version"], "v0");
-  EXPECT_EQ(out.find("\"name\""), out.find('"'));
+  EXPECT_EQ(out.find("\"schema_version\""), out.find('"'));
+  EXPECT_LT(out.find("\"schema_version\""), out.find("\"name\""));
 }
 
 TEST(JobViewsTest, DeclaredInputsComeFromMetadata) {
