@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -26,6 +27,7 @@
 #include "lockfile.h"
 #include "launch_files.h"
 #include "log.h"
+#include "progress.h"
 #include "tar_writer.h"
 #include "version.h"
 #include "wandb_types.h"
@@ -370,6 +372,17 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
   if (c.source_type == "artifact") {
     std::string code_dir = JoinPath(dir, "code");
     ArtifactManifest code_manifest;
+    uint64_t code_bytes = 0;
+    for (const std::string& rel : c.code.files) {
+      struct stat st;
+      if (stat(JoinPath(c.code_dir, rel).c_str(), &st) == 0 && S_ISREG(st.st_mode)) {
+        code_bytes += static_cast<uint64_t>(st.st_size);
+      }
+    }
+    // A large code tree takes a while to copy and hash; a small one shows nothing.
+    Progress progress(ProgressMode::kAuto, s.target + ": capturing the code",
+                      static_cast<int>(c.code.files.size()), code_bytes,
+                      std::chrono::seconds(5), /*only_if_slow=*/true);
     // Every bundle of the build links its code files to one shared copy.
     ContentCache cache(JoinPath(s.binary_dir, "wandb-jobs/.content"));
     if (!cache.Open(err)) {
@@ -399,10 +412,12 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
         return false;
       }
       code_manifest.Add(ManifestEntry{rel, Base64Encode(placed.md5), placed.size, ""});
+      progress.FileDone(rel, placed.size);
     }
     if (!cache.Save(err)) {
       return false;
     }
+    progress.Finish(true);
     if (c.generate_dockerfile) {
       std::string dockerfile;
       if (!RenderDockerfile(c, &dockerfile, err) || !WriteLaunchFiles(c, code_dir, &code_manifest, err) ||

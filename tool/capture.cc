@@ -134,6 +134,9 @@ bool DecideSource(Capture* c, std::string* err) {
               s.target.c_str(), c->git.remote_name.c_str());
     }
   }
+  if (c->source_type == "repo" && c->in_git) {
+    WarnIfUnpushed(c->git);
+  }
   if (c->source_type == "repo") {
     if (!c->in_git) {
       *err = "SOURCE repo needs a git repository, but " + s.target_source_dir +

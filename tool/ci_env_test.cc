@@ -279,6 +279,7 @@ TEST(CiPublishSummaryTest, SummaryJson) {
   code.code.created = true;
   auto doc = nlohmann::json::parse(
       PublishSummaryJson({image, code}, "https://api.wandb.ai", "https://wandb.ai", false));
+  EXPECT_EQ(doc["schema_version"], 1);
   EXPECT_EQ(doc["destination"], "https://api.wandb.ai");
   EXPECT_EQ(doc["published"], true);
   ASSERT_EQ(doc["jobs"].size(), 2u);

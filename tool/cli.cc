@@ -5,6 +5,8 @@
 #include <array>
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
+#include <initializer_list>
 #include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -25,6 +27,7 @@
 #include "job_views.h"
 #include "launch_queue.h"
 #include "log.h"
+#include "progress.h"
 #include "publish.h"
 #include "publish_receipt.h"
 #include "run_reporter_guard.h"
@@ -84,6 +87,15 @@ int Parse(CLI::App& app, const std::string& command, const Args& args) {
   return -1;
 }
 
+/// The "Examples:" footer of a command's --help, one command line a line.
+void Examples(CLI::App& app, std::initializer_list<const char*> lines) {
+  std::string footer = "\nExamples:\n";
+  for (const char* line : lines) {
+    footer += std::string("  ") + line + "\n";
+  }
+  app.footer(footer);
+}
+
 std::string StoreRootOption(const std::string& given) {
   return given.empty() ? DefaultStoreRoot() : given;
 }
@@ -100,6 +112,8 @@ int CmdBundle(const Args& args) {
   app.add_option("--target-file", o.target_file, "the built target ($<TARGET_FILE>)")->required();
   app.add_option("--build-type", o.build_type, "the build configuration ($<CONFIG>)");
   app.add_option("--cxx-standard", o.cxx_standard, "the target's C++ standard");
+  Examples(app, {"wandb-job bundle --spec build/wandb-jobs/train/spec.json "
+                 "--out build/wandb-jobs/train/bundle --target-file build/train"});
   if (int rc = Parse(app, "bundle", args); rc >= 0) {
     return rc;
   }
@@ -112,8 +126,9 @@ int CmdBundle(const Args& args) {
 
 // --- publish ------------------------------------------------------------------------------
 
+/// "vN"; only for a version whose index is known.
 std::string VersionName(const PublishedArtifact& a) {
-  return a.version_index >= 0 ? "v" + std::to_string(a.version_index) : "v?";
+  return "v" + std::to_string(a.version_index);
 }
 
 std::string Join(const std::vector<std::string>& items, const char* sep) {
@@ -162,6 +177,11 @@ int CmdPublish(const Args& args) {
   app.add_option("--summary", summary_path, "write a JSON summary of what was published here");
   app.add_flag("--detailed-exitcode", detailed_exitcode,
                "exit 0 when nothing changed, 2 when a version was created, 1 on failure");
+  Examples(app, {"wandb-job publish build/wandb-jobs/*/bundle",
+                 "wandb-job publish --dry-run build/wandb-jobs/train/bundle",
+                 "wandb-job publish --ci-aliases --summary publish.json --progress=plain "
+                 "build/wandb-jobs/*/bundle",
+                 "wandb-job publish --store ./store --json build/wandb-jobs/train/bundle"});
   if (int rc = Parse(app, "publish", args); rc >= 0) {
     return rc;
   }
@@ -272,12 +292,14 @@ int CmdPublish(const Args& args) {
     }
     results.push_back(r);
     std::string full = r.entity + "/" + r.project + "/" + r.name;
-    const char* state = !r.known ? "new (code artifact first)"
-                        : r.job.created ? "new" : "unchanged";
     if (!json) {
-      printf("%s%s:%s %s, aliases: %s\n", options.dry_run ? "would publish " : "", full.c_str(),
-             r.known ? VersionName(r.job).c_str() : "v?", state,
-             Join(r.job.aliases, ", ").c_str());
+      // A dry run cannot always tell the number a new version would get: it says so in words.
+      std::string what =
+          r.known && r.job.version_index >= 0
+              ? VersionName(r.job) + (r.job.created ? " new" : " unchanged")
+              : std::string(" new version") + (r.known ? "" : " (code artifact first)");
+      printf("%s%s:%s, aliases: %s\n", options.dry_run ? "would publish " : "", full.c_str(),
+             what.c_str(), Join(r.job.aliases, ", ").c_str());
       std::string link = MakeJobLinks(r, app_url).version;
       if (!link.empty() && !options.dry_run) {
         printf("  %s\n", link.c_str());
@@ -285,6 +307,7 @@ int CmdPublish(const Args& args) {
       fflush(stdout);
     }
     nlohmann::ordered_json j;
+    j["schema_version"] = kJsonSchemaVersion;
     j["name"] = r.name;
     j["entity"] = r.entity;
     j["project"] = r.project;
@@ -337,8 +360,10 @@ int CmdPublish(const Args& args) {
   }
   if (wandb != nullptr && !options.dry_run) {
     const UploadStats& st = wandb->stats();
-    Info("uploaded %d file(s), %llu bytes; %d file(s) already stored", st.files_uploaded,
-         static_cast<unsigned long long>(st.bytes_uploaded), st.files_skipped);
+    Info("uploaded %d file(s), %llu bytes; %d file(s) already stored, %d duplicate(s) of "
+         "another file",
+         st.files_uploaded, static_cast<unsigned long long>(st.bytes_uploaded), st.files_skipped,
+         st.files_deduplicated);
   }
   if (detailed_exitcode &&
       std::any_of(results.begin(), results.end(), PublishChangedAnything)) {
@@ -365,6 +390,9 @@ int CmdList(const Args& args) {
   bool use_wandb = false;
   app.add_flag("--wandb", use_wandb,
                "read W&B (the default when an API key is found and --store is not given)");
+  Examples(app, {"wandb-job ls",
+                 "wandb-job ls --project demo --json",
+                 "wandb-job ls --wandb --entity acme"});
   if (int rc = Parse(app, "ls", args); rc >= 0) {
     return rc;
   }
@@ -410,6 +438,8 @@ int CmdShow(const Args& args) {
                "read W&B (the default when an API key is found and --store is not given)");
   app.add_option("--entity,-e", entity, "W&B entity when the job names none");
   app.add_option("--project,-p", project, "W&B project when the job names none");
+  Examples(app, {"wandb-job show train-job",
+                 "wandb-job show acme/demo/train-job:v3 --json"});
   if (int rc = Parse(app, "show", args); rc >= 0) {
     return rc;
   }
@@ -624,6 +654,8 @@ int CmdStore(const Args& args) {
   // The README writes `store verify --store DIR`; `store --store DIR verify` works as well.
   verify->add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
   app.require_subcommand(1);
+  Examples(app, {"wandb-job store verify",
+                 "wandb-job store verify --store ./store"});
   if (int rc = Parse(app, "store", args); rc >= 0) {
     return rc;
   }
@@ -676,6 +708,8 @@ int CmdExec(const Args& args) {
   app.add_option("--run-id", options.run_id, "the run ID (default: WANDB_RUN_ID, else new)");
   app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
   auto separator = std::find(args.begin(), args.end(), "--");
+  Examples(app, {"wandb-job exec --job-spec .wandb-job/job.json -- ./train",
+                 "wandb-job exec --defaults '{\"lr\": 0.1}' -c lr=0.5 -- ./train --lr {lr}"});
   if (int rc = Parse(app, "exec", Args(args.begin(), separator)); rc >= 0) {
     return rc;
   }
@@ -698,9 +732,12 @@ int CmdExec(const Args& args) {
   }
   std::unique_ptr<JobStore> store;
   std::unique_ptr<RunReporter> reporter;
+  // Under another shim (an image job's entrypoint in `wandb-job run`), the outer one records
+  // the run, from a store that holds the job; this one only passes the metrics file on.
+  bool nested = plan.metrics_inherited;
   // Reporting is a side show: when it cannot start, the program still runs.
-  if (!OpenRunReporter(ReportTarget::kWandbOrStore, StoreRootOption(store_root), &store,
-                       &reporter, &err)) {
+  if (!nested && !OpenRunReporter(ReportTarget::kWandbOrStore, StoreRootOption(store_root),
+                                  &store, &reporter, &err)) {
     Warning("not reporting the run: %s; running the program unreported", err.c_str());
     reporter.reset();
   }
@@ -731,6 +768,10 @@ int CmdRun(const Args& args) {
   app.add_option("--run-id", options.run_id, "the run ID (default: a new one)");
   app.add_flag("--keep", options.keep, "keep the temporary directory");
   app.add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
+  Examples(app, {"wandb-job run train-job",
+                 "wandb-job run demo/train-job:v2 -c epochs=3 -c layers=[64,32]",
+                 "wandb-job run train-job --keep   (keeps the build directory, e.g. of a failed "
+                 "build)"});
   if (int rc = Parse(app, "run", args); rc >= 0) {
     return rc;
   }
@@ -759,6 +800,7 @@ int CmdImageArchive(const Args& args) {
   app.add_option("bundle", bundle_dir, "the image job's bundle directory")->required();
   app.add_option("out", out, "the tarball to write")->required();
   app.add_option("--tag", tags, "a repository:tag to name the image (default: its IMAGE)");
+  Examples(app, {"wandb-job image-archive build/wandb-jobs/train/bundle train.tar"});
   if (int rc = Parse(app, "image-archive", args); rc >= 0) {
     return rc;
   }
@@ -781,6 +823,7 @@ int CmdDockerfile(const Args& args) {
   app.add_option("--bundle", bundle_dir, "the repo job's bundle directory")->required();
   app.add_option("--out-dir", out_dir, "the root of the repository (the agent's build context)")
       ->required();
+  Examples(app, {"wandb-job dockerfile --bundle build/wandb-jobs/train/bundle --out-dir ."});
   if (int rc = Parse(app, "dockerfile", args); rc >= 0) {
     return rc;
   }
@@ -825,29 +868,117 @@ const Command kCommands[] = {
 
 void PrintUsage(FILE* out) {
   fprintf(out,
-          "usage: wandb-job [--verbose|--quiet] <command> [options]\n\n"
+          "usage: wandb-job [global options] <command> [options]\n\n"
           "Turns CMake targets into W&B Launch jobs. Commands:\n");
   for (const Command& c : kCommands) {
     fprintf(out, "  %-13s %s\n", c.name, c.description);
   }
-  fprintf(out, "\n'wandb-job <command> --help' describes a command.\n");
+  fprintf(out,
+          "\nGlobal options (before or after the command, as in git and cargo):\n"
+          "  -v, --verbose         say more\n"
+          "  -q, --quiet           only errors (no progress, no warnings)\n"
+          "  --progress=MODE       tty (a live bar), plain (a line every few seconds, for CI "
+          "logs)\n"
+          "                        or none; default: tty on a terminal, else plain\n"
+          "\nExamples:\n"
+          "  cmake --build build --target job-publish   capture and publish every job\n"
+          "  wandb-job publish --dry-run build/wandb-jobs/train/bundle\n"
+          "  wandb-job ls --json\n"
+          "  wandb-job show demo/train-job:latest\n"
+          "  wandb-job run train-job -c epochs=3 --keep\n"
+          "\nEnvironment:\n"
+          "  WANDB_API_KEY         W&B API key (else the netrc entry of the base URL's host)\n"
+          "  WANDB_BASE_URL        W&B server (default https://api.wandb.ai)\n"
+          "  WANDB_MODE            offline: the local store; disabled: publish nothing\n"
+          "  WANDB_ENTITY, WANDB_PROJECT   defaults for where jobs go\n"
+          "  WANDB_JOB_STORE       local store directory\n"
+          "  WANDB_JOB_PUBLISH_ARGS  extra arguments of every job-publish\n"
+          "  DOCKER_CONFIG         registry credentials of image jobs\n"
+          "  CI, GITHUB_ACTIONS, GITLAB_CI   CI detection (aliases, no local-store fallback)\n"
+          "\nExit codes: 0 success, 1 failure, 2 usage error; publish --detailed-exitcode: "
+          "2 when a version was created;\nexec and run: the program's exit code.\n"
+          "\n'wandb-job <command> --help' describes a command. Full reference: README.md.\n");
 }
 
+/// Edit distance with adjacent transpositions counted once (optimal string alignment), so
+/// "pubilsh" is one edit from "publish".
 size_t EditDistance(const std::string& a, const std::string& b) {
-  std::vector<size_t> row(b.size() + 1);
+  std::vector<std::vector<size_t>> d(a.size() + 1, std::vector<size_t>(b.size() + 1));
+  for (size_t i = 0; i <= a.size(); ++i) {
+    d[i][0] = i;
+  }
   for (size_t j = 0; j <= b.size(); ++j) {
-    row[j] = j;
+    d[0][j] = j;
   }
   for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diag = row[0];
-    row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diag = up;
+      size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
+      d[i][j] = std::min({d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[i][j] = std::min(d[i][j], d[i - 2][j - 2] + 1);
+      }
     }
   }
-  return row[b.size()];
+  return d[a.size()][b.size()];
+}
+
+/// The command `name` was probably meant to be, or null when none is close: at most one edit
+/// per three characters of the command (at least one), as git's and cargo's suggestions.
+const Command* ClosestCommand(const std::string& name) {
+  const Command* closest = nullptr;
+  size_t best = 0;
+  for (const Command& c : kCommands) {
+    size_t d = EditDistance(name, c.name);
+    size_t allowed = std::max<size_t>(1, strlen(c.name) / 3);
+    if (d <= allowed && (closest == nullptr || d < best)) {
+      closest = &c;
+      best = d;
+    }
+  }
+  return closest;
+}
+
+/// Takes the global options out of `args`, wherever they stand before a "--" (the rest is a
+/// program's command line). Returns -1 to go on, else the exit code of a usage error.
+int TakeGlobalOptions(Args* args) {
+  Args rest;
+  std::string command;  // the first word that is not an option
+  for (size_t i = 0; i < args->size(); ++i) {
+    const std::string& a = (*args)[i];
+    if (a == "--") {
+      rest.insert(rest.end(), args->begin() + i, args->end());
+      break;
+    }
+    if (command.empty() && !a.empty() && a[0] != '-') {
+      command = a;
+    }
+    if (a == "-v" || a == "--verbose") {
+      SetVerbosity(Verbosity::kVerbose);
+    } else if (a == "-q" && command == "launch") {
+      rest.push_back(a);  // launch's -q is its queue, as in `wandb launch -q QUEUE`
+    } else if (a == "-q" || a == "--quiet") {
+      SetVerbosity(Verbosity::kQuiet);
+    } else if (a == "--progress" || a.rfind("--progress=", 0) == 0) {
+      std::string value;
+      if (a == "--progress") {
+        if (i + 1 == args->size()) {
+          return UsageError("", "--progress needs a value: tty, plain or none");
+        }
+        value = (*args)[++i];
+      } else {
+        value = a.substr(strlen("--progress="));
+      }
+      ProgressMode mode;
+      if (!ParseProgressMode(value, &mode)) {
+        return UsageError("", "--progress " + value + ": expected tty, plain or none");
+      }
+      SetDefaultProgressMode(mode);
+    } else {
+      rest.push_back(a);
+    }
+  }
+  *args = std::move(rest);
+  return -1;
 }
 
 }  // namespace
@@ -872,11 +1003,8 @@ int RunGuarded(const char* command, const std::function<int()>& run) {
 
 int RunCli(int argc, char** argv) {
   Args args(argv + 1, argv + argc);
-  while (!args.empty() && (args[0] == "-v" || args[0] == "--verbose" || args[0] == "-q" ||
-                           args[0] == "--quiet")) {
-    SetVerbosity(args[0] == "-q" || args[0] == "--quiet" ? Verbosity::kQuiet
-                                                          : Verbosity::kVerbose);
-    args.erase(args.begin());
+  if (int rc = TakeGlobalOptions(&args); rc >= 0) {
+    return rc;
   }
   if (args.empty()) {
     PrintUsage(stderr);
@@ -900,16 +1028,9 @@ int RunCli(int argc, char** argv) {
       return RunGuarded(c.name, [&] { return c.run(rest); });
     }
   }
-  const Command* closest = nullptr;
-  size_t best = 0;
-  for (const Command& c : kCommands) {
-    size_t d = EditDistance(name, c.name);
-    if (closest == nullptr || d < best) {
-      closest = &c;
-      best = d;
-    }
-  }
-  std::string hint = best <= 3 ? std::string("; did you mean '") + closest->name + "'?" : "";
+  const Command* closest = ClosestCommand(name);
+  std::string hint =
+      closest != nullptr ? std::string("; did you mean '") + closest->name + "'?" : "";
   fprintf(stderr, "wandb-job: error: unknown command '%s'%s (see 'wandb-job --help')\n",
           name.c_str(), hint.c_str());
   return 2;

@@ -559,6 +559,16 @@ std::string FindDotGit(const std::string& dir, const std::string& ceilings) {
 
 }  // namespace
 
+void WarnIfUnpushed(const GitState& state) {
+  if (!state.commit.empty() && !state.on_remote_branch && !state.remote_name.empty()) {
+    Warning(
+        "commit %s is on no remote-tracking branch or tag: W&B's agent cannot clone it "
+        "from %s until it is pushed (git push %s %s)",
+        Short(state.commit).c_str(), state.remote_name.c_str(), state.remote_name.c_str(),
+        state.branch.empty() ? "HEAD:<branch>" : state.branch.c_str());
+  }
+}
+
 GitStatus ReadGitState(const std::string& dir, const GitOptions& options, GitState* out,
                        std::string* err) {
   EnsureLibgit2();
@@ -603,13 +613,6 @@ GitStatus ReadGitState(const std::string& dir, const GitOptions& options, GitSta
     if (!state.on_remote_branch && !options.pushed_commit.empty() &&
         state.commit == options.pushed_commit) {
       state.on_remote_branch = true;  // The CI says it built this commit from the remote.
-    }
-    if (!state.on_remote_branch && !state.remote_name.empty()) {
-      Warning(
-          "commit %s is on no remote-tracking branch or tag: W&B's agent cannot clone it "
-          "from %s until it is pushed (git push %s %s)",
-          Short(state.commit).c_str(), state.remote_name.c_str(), state.remote_name.c_str(),
-          state.branch.empty() ? "HEAD:<branch>" : state.branch.c_str());
     }
   }
   CollectInputs(repo.get(), &state);

@@ -49,7 +49,11 @@ enum class GitStatus { kOk, kNotARepository, kError };
 
 /// Opens the repository containing `dir` (searching upwards, worktrees and .git files included).
 /// kNotARepository is a normal state: the caller falls back to a plain directory. Issues
-/// Warning()s for binary changes, an oversized patch, an ambiguous remote and an unpushed HEAD.
+/// Warning()s for binary changes, an oversized patch and an ambiguous remote.
+/// Warns when HEAD is on no remote-tracking branch or tag (W&B's agent cannot clone it): for
+/// repo jobs only, which the agent clones.
+void WarnIfUnpushed(const GitState& state);
+
 GitStatus ReadGitState(const std::string& dir, const GitOptions& options, GitState* out,
                        std::string* err);
 

@@ -435,6 +435,7 @@ TEST(GitStateTest, ShallowClone) {
   RunShell(clone, "echo 4 > a && git commit -qam local");
   size_t start = WarningsIssued().size();
   state = Read(clone);
+  WarnIfUnpushed(state);
   EXPECT_FALSE(state.on_remote_branch);
   EXPECT_EQ(WarningsWith(start, "cannot clone"), 1);
 }
@@ -447,12 +448,16 @@ TEST(GitStateTest, CommitNotPushedWarns) {
   RunShell(repo, "git remote add origin ../remote.git && git fetch -q origin");
   size_t start = WarningsIssued().size();
   GitState state = Read(repo);
+  WarnIfUnpushed(state);
   EXPECT_TRUE(state.on_remote_branch);
   EXPECT_EQ(WarningsWith(start, "cannot clone"), 0);
 
   RunShell(repo, "echo 2 > a && git commit -qam second");
   start = WarningsIssued().size();
   state = Read(repo);
+  // Reading the state warns of nothing: only a repo job's capture asks (WarnIfUnpushed).
+  EXPECT_EQ(WarningsWith(start, "cannot clone"), 0);
+  WarnIfUnpushed(state);
   EXPECT_FALSE(state.on_remote_branch);
   EXPECT_EQ(WarningsWith(start, "cannot clone"), 1);
   EXPECT_EQ(WarningsWith(start, state.commit.substr(0, 7)), 1);

@@ -563,6 +563,91 @@ bool OpenRunReporter(ReportTarget target, const std::string& store_root,
   return true;
 }
 
+namespace {
+
+/// Splits "a, list<b, c>" at its top-level commas.
+std::vector<std::string> SplitTypeList(const std::string& text) {
+  std::vector<std::string> parts;
+  int depth = 0;
+  size_t start = 0;
+  for (size_t i = 0; i <= text.size(); ++i) {
+    char c = i < text.size() ? text[i] : ',';
+    depth += (c == '<' || c == '{') ? 1 : (c == '>' || c == '}') ? -1 : 0;
+    if (c == ',' && depth == 0) {
+      size_t b = text.find_first_not_of(' ', start);
+      parts.push_back(b == std::string::npos || b >= i ? "" : text.substr(b, i - b));
+      start = i + 1;
+    }
+  }
+  return parts;
+}
+
+bool EnclosedIn(const std::string& type, const std::string& open, char close) {
+  return type.size() > open.size() && type.compare(0, open.size(), open) == 0 &&
+         type.back() == close;
+}
+
+}  // namespace
+
+bool ValueMatchesType(const ordered_json& value, const std::string& type) {
+  if (type == "number") {
+    return value.is_number();
+  }
+  if (type == "boolean") {
+    return value.is_boolean();
+  }
+  if (type == "string") {
+    return value.is_string();
+  }
+  if (type == "none") {
+    return value.is_null();
+  }
+  if (type == "list") {
+    return value.is_array();
+  }
+  if (EnclosedIn(type, "list<", '>')) {
+    if (!value.is_array()) {
+      return false;
+    }
+    const std::string element = type.substr(5, type.size() - 6);
+    return std::all_of(value.begin(), value.end(),
+                       [&](const ordered_json& v) { return ValueMatchesType(v, element); });
+  }
+  if (EnclosedIn(type, "union<", '>')) {
+    std::vector<std::string> members = SplitTypeList(type.substr(6, type.size() - 7));
+    return std::any_of(members.begin(), members.end(),
+                       [&](const std::string& t) { return ValueMatchesType(value, t); });
+  }
+  if (type == "dict" || EnclosedIn(type, "{", '}')) {
+    return value.is_object();
+  }
+  return true;  // any, const<...>, types this check does not know: W&B decides
+}
+
+namespace {
+
+/// What a value of `type` looks like on the command line, for the error.
+std::string TypeExample(const std::string& type) {
+  if (type == "number") {
+    return "e.g. 3 or 0.01";
+  }
+  if (type == "boolean") {
+    return "true or false";
+  }
+  if (type == "none") {
+    return "null";
+  }
+  if (type.rfind("list", 0) == 0) {
+    return "a JSON list, e.g. [1, 2]";
+  }
+  if (type == "dict" || EnclosedIn(type, "{", '}')) {
+    return "a JSON object, e.g. {\"key\": 1}, or set its keys one by one";
+  }
+  return "a JSON value of that type";
+}
+
+}  // namespace
+
 RunJobStatus OverridesFromPairs(const std::vector<std::string>& pairs,
                                 const std::string& job_name, const std::string& input_types_json,
                                 std::string* overrides_json, std::string* err) {
@@ -600,6 +685,16 @@ RunJobStatus OverridesFromPairs(const std::vector<std::string>& pairs,
     ordered_json parsed = ordered_json::parse(value, nullptr, false);
     if (type != nullptr && *type == "string" && (parsed.is_discarded() || !parsed.is_string())) {
       value = ordered_json(value).dump();  // "1" stays the string "1" for a string input
+    } else {
+      // A value that is not JSON is a string, as ConfigPairsToJson reads it.
+      const ordered_json as_given = parsed.is_discarded() ? ordered_json(value) : parsed;
+      const std::string expected = type != nullptr ? *type : "dict";
+      if (!ValueMatchesType(as_given, expected)) {
+        *err = "-c " + Quote(pair) + ": " + key + " is a " + expected + " input of job " +
+               job_name + ", and " + Quote(value) + " is not one (" + TypeExample(expected) +
+               ")";
+        return RunJobStatus::kUsageError;
+      }
     }
     typed.push_back(key + "=" + value);
   }
@@ -728,7 +823,11 @@ RunJobStatus RunJob(const RunJobOptions& options, int* exit_code, std::string* e
                                            err);
   }
   if (!built) {
-    *err = "building " + full + ": " + *err;
+    // CMake's messages point into the temporary directory, which is about to go.
+    *err = "building " + full + ": " + *err +
+           (options.keep ? "; the build directory is kept: " + build
+                         : "; the build directory " + build +
+                               " is removed: run again with --keep to inspect it");
     return RunJobStatus::kError;
   }
 

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,12 @@ enum class RunJobStatus { kRan, kUsageError, kError };
 
 /// The launch overrides from -c pairs: each key must be an input of the job (a flattened
 /// input_types key, or an object holding some); values parse as JSON when they can, except that a
-/// string input keeps the text. kUsageError names the key and lists the known ones.
+/// string input keeps the text. kUsageError names the key and lists the known ones, or names a
+/// value that does not fit its input's type (ValueMatchesType).
+/// Whether `value` fits a flattened type name of FlattenTypes (number, boolean, string, none,
+/// list<T>, union<A, B>, {k: T}, dict); names it does not know (any, const<..>) fit anything.
+bool ValueMatchesType(const nlohmann::ordered_json& value, const std::string& type);
+
 RunJobStatus OverridesFromPairs(const std::vector<std::string>& pairs,
                                 const std::string& job_name, const std::string& input_types_json,
                                 std::string* overrides_json, std::string* err);

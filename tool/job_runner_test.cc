@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include "file_util.h"
@@ -61,6 +62,44 @@ TEST(JobRunnerTest, UnknownKeysAreUsageErrors) {
   EXPECT_EQ(err, "unknown config key 'a' for job job-y (known: none)");
   EXPECT_EQ(OverridesFromPairs({"lr=1"}, "job-x", "not json", &overrides, &err),
             RunJobStatus::kError);
+}
+
+constexpr char kAllTypes[] = R"({"wb_type": "typedDict", "params": {"type_map": {
+  "epochs": {"wb_type": "number"},
+  "shuffle": {"wb_type": "boolean"},
+  "name": {"wb_type": "string"},
+  "layers": {"wb_type": "list", "params": {"element_type": {"wb_type": "number"}}},
+  "either": {"wb_type": "union", "params": {"allowed_types": [{"wb_type": "number"},
+                                                               {"wb_type": "boolean"}]}},
+  "opt": {"wb_type": "typedDict", "params": {"type_map": {"lr": {"wb_type": "number"}}}}
+}}})";
+
+TEST(JobRunnerTest, ValuesMustFitTheInputTypes) {
+  std::string overrides, err;
+  ASSERT_EQ(OverridesFromPairs({"epochs=3", "shuffle=false", "name=abc", "layers=[1, 2]",
+                                "either=true", "opt.lr=0.5"},
+                               "job-x", kAllTypes, &overrides, &err),
+            RunJobStatus::kRan)
+      << err;
+  ASSERT_EQ(OverridesFromPairs({R"(opt={"lr": 1})"}, "job-x", kAllTypes, &overrides, &err),
+            RunJobStatus::kRan)
+      << err;
+  struct Bad {
+    const char* pair;
+    const char* words;
+  };
+  for (const Bad& bad :
+       {Bad{"epochs=abc", "epochs is a number input of job job-x, and 'abc'"},
+        Bad{"shuffle=yes", "true or false"}, Bad{"layers=3", "a JSON list"},
+        Bad{R"(layers=[1, "a"])", "list<number>"}, Bad{R"(either="x")", "union<number, boolean>"},
+        Bad{"opt.lr=fast", "opt.lr is a number input"}, Bad{"opt=3", "a JSON object"}}) {
+    err.clear();
+    EXPECT_EQ(OverridesFromPairs({bad.pair}, "job-x", kAllTypes, &overrides, &err),
+              RunJobStatus::kUsageError)
+        << bad.pair;
+    EXPECT_NE(err.find(bad.words), std::string::npos) << bad.pair << ": " << err;
+    EXPECT_EQ(err.find('\n'), std::string::npos) << err;
+  }
 }
 
 /// A local store holding job `name` whose wandb-job.json is `job_json`.
@@ -140,6 +179,41 @@ TEST_F(StoredJobTest, Errors) {
   EXPECT_EQ(Run("job-img:nope", {}, &err), RunJobStatus::kError);
   EXPECT_EQ(err.rfind("job 'job-img' has no version or alias 'nope'", 0), 0u) << err;
   EXPECT_EQ(Run("a/b/c/d", {}, &err), RunJobStatus::kUsageError);
+}
+
+// A failed build names the build directory CMake's messages point into and says whether it
+// stays: removed unless --keep, which the error suggests.
+TEST_F(StoredJobTest, AFailedBuildSuggestsKeep) {
+  PublishedArtifact code =
+      Publish("code", "source-bad", {{"CMakeLists.txt", "this is not( CMake\n"}});
+  Publish("job", "job-bad",
+          {{"wandb-job.json", R"({"source_type": "artifact", "source": {
+               "entrypoint": ["/usr/local/bin/x"], "artifact": "wandb-artifact://_id/)" +
+                                  code.id + R"("}, "input_types": {"wb_type": "typedDict",
+               "params": {"type_map": {}}}})"},
+           {"wandb-job.lock.json", R"({"target": "x"})"}});
+  std::string err;
+  ASSERT_EQ(Run("job-bad", {}, &err), RunJobStatus::kError);
+  EXPECT_NE(err.find("run again with --keep to inspect it"), std::string::npos) << err;
+  size_t start = err.find("the build directory ");
+  ASSERT_NE(start, std::string::npos) << err;
+  start += strlen("the build directory ");
+  std::string dir = err.substr(start, err.find(' ', start) - start);
+  EXPECT_FALSE(FileExists(dir)) << dir;
+
+  RunJobOptions options;
+  options.job_ref = "job-bad";
+  options.store_root = store_->root();
+  options.keep = true;
+  int exit_code = 0;
+  ASSERT_EQ(RunJob(options, &exit_code, &err), RunJobStatus::kError);
+  EXPECT_EQ(err.find("--keep"), std::string::npos) << err;
+  start = err.find("the build directory is kept: ");
+  ASSERT_NE(start, std::string::npos) << err;
+  dir = err.substr(start + strlen("the build directory is kept: "));
+  EXPECT_TRUE(FileExists(dir)) << dir;
+  std::string ignored;
+  RemoveTree(dir.substr(0, dir.rfind('/')), &ignored);
 }
 
 /// Replaces PATH for one test; fake tools go into bin().

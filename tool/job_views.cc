@@ -539,6 +539,7 @@ std::string RenderJobList(const std::vector<StoredCollection>& jobs, ViewFormat 
     for (const StoredCollection& job : jobs) {
       const StoredVersion* latest = LatestVersion(job);
       ordered_json j;
+      j["schema_version"] = kJsonSchemaVersion;
       j["name"] = job.name;
       j["entity"] = job.entity;
       j["project"] = job.project;
@@ -608,6 +609,7 @@ bool RenderJobShow(const StoredCollection& job, const std::string& selector,
 
   if (format == ViewFormat::kJson) {
     ordered_json j;
+    j["schema_version"] = kJsonSchemaVersion;
     j["name"] = job.name;
     j["entity"] = job.entity;
     j["project"] = job.project;

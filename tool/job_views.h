@@ -13,6 +13,10 @@
 
 namespace wandb_job {
 
+/// The "schema_version" of every --json output (docs/json.md): raised when a field changes
+/// meaning or goes away, not when one is added.
+inline constexpr int kJsonSchemaVersion = 1;
+
 enum class ViewFormat { kText, kJson };
 
 /// A job named on the command line. Empty entity/project: the caller's defaults apply.

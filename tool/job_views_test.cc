@@ -205,7 +205,7 @@ TEST(JobViewsTest, ListAsJson) {
   auto j = nlohmann::json::parse(RenderJobList({a.job}, ViewFormat::kJson));
   ASSERT_TRUE(j.is_array());
   ASSERT_EQ(j.size(), 1u);
-  EXPECT_EQ(j[0], nlohmann::json::parse(R"({"name":"job-train","entity":"local",
+  EXPECT_EQ(j[0], nlohmann::json::parse(R"({"schema_version":1,"name":"job-train","entity":"local",
       "project":"mnist","latest_version":"v1","aliases":["latest","1.4.2"],"versions":2})"));
   EXPECT_EQ(RenderJobList({}, ViewFormat::kJson), "[]\n");
 }
@@ -276,6 +276,7 @@ TEST(JobViewsTest, ShowAsJson) {
   std::string out, err;
   ASSERT_TRUE(RenderJobShow(f.job, "v0", f.Reader(), ViewFormat::kJson, &out, &err)) << err;
   auto j = nlohmann::json::parse(out);
+  EXPECT_EQ(j["schema_version"], kJsonSchemaVersion);
   EXPECT_EQ(j["name"], "job-train");
   EXPECT_EQ(j["entity"], "local");
   EXPECT_EQ(j["project"], "mnist");
@@ -309,7 +310,8 @@ TEST(JobViewsTest, ShowAsJson) {
   j = nlohmann::json::parse(out);
   EXPECT_EQ(j["versions"][0]["version"], "v1");
   EXPECT_EQ(j["versions"][1]["version"], "v0");
-  EXPECT_EQ(out.find("\"name\""), out.find('"'));
+  EXPECT_EQ(out.find("\"schema_version\""), out.find('"'));
+  EXPECT_LT(out.find("\"schema_version\""), out.find("\"name\""));
 }
 
 TEST(JobViewsTest, DeclaredInputsComeFromMetadata) {

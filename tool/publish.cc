@@ -5,6 +5,7 @@
 
 #include "file_util.h"
 #include "hash.h"
+#include "job_views.h"
 #include "log.h"
 #include "oci_image.h"
 #include "oci_layout.h"
@@ -558,6 +559,7 @@ std::string PublishSummaryJson(const std::vector<JobPublishResult>& results,
     jobs.push_back(std::move(j));
   }
   Json doc;
+  doc["schema_version"] = kJsonSchemaVersion;
   doc["destination"] = destination;
   doc["dry_run"] = dry_run;
   doc["published"] = changed && !dry_run;

@@ -683,6 +683,17 @@ bool PushImage(const PushOptions& options, PushResult* out, std::string* err) {
   }
   client.set_mount_sources(mount_sources);
 
+  uint64_t total_bytes = static_cast<uint64_t>(std::max<int64_t>(0, plan.manifest.config.size));
+  for (const Descriptor& d : plan.manifest.layers) {
+    total_bytes += static_cast<uint64_t>(std::max<int64_t>(0, d.size));
+  }
+  // Every blob counts, whether it goes up, is mounted or was there: the figures say how far the
+  // push is, and the summary line after it says what moved.
+  Progress progress(options.progress, "pushing " + DisplayName(options.reference),
+                    static_cast<int>(plan.manifest.layers.size()) + 1, total_bytes);
+  auto blob_done = [&progress](const Descriptor& d) {
+    progress.FileDone(d.digest, static_cast<uint64_t>(std::max<int64_t>(0, d.size)));
+  };
   for (size_t i = 0; i < plan.manifest.layers.size(); ++i) {
     const Descriptor& blob = plan.manifest.layers[i];
     bool exists = false;
@@ -692,6 +703,7 @@ bool PushImage(const PushOptions& options, PushResult* out, std::string* err) {
     }
     if (exists) {
       ++result.blobs_skipped;
+      blob_done(blob);
       continue;
     }
     bool mounted = false;
@@ -713,6 +725,7 @@ bool PushImage(const PushOptions& options, PushResult* out, std::string* err) {
     }
     if (mounted) {
       ++result.blobs_mounted;
+      blob_done(blob);
       continue;
     }
     if (plan.from_base[i]) {
@@ -729,6 +742,7 @@ bool PushImage(const PushOptions& options, PushResult* out, std::string* err) {
       ++result.blobs_uploaded;
     }
     result.bytes_uploaded += blob.size;
+    blob_done(blob);
   }
   bool exists = false;
   if (!client.BlobExists(plan.manifest.config, &exists, err)) {
@@ -745,6 +759,8 @@ bool PushImage(const PushOptions& options, PushResult* out, std::string* err) {
   } else {
     ++result.blobs_skipped;
   }
+  blob_done(plan.manifest.config);
+  progress.Finish(true);
   for (const std::string& tag : tags) {
     if (!client.PutManifest(tag, plan.manifest.media_type, plan.manifest_json,
                             plan.manifest_digest, err)) {

@@ -12,6 +12,7 @@
 #include "docker_config.h"
 #include "http.h"
 #include "oci_image.h"
+#include "progress.h"
 
 namespace wandb_job {
 
@@ -87,6 +88,7 @@ struct PushOptions {
   std::vector<std::string> mount_from;  // other repositories on the same registry
   std::string docker_config_dir;  // "" is DockerConfigDir()
   TransportFactory transport_factory;  // null: CurlTransport
+  ProgressMode progress = ProgressMode::kAuto;  // of the blobs (progress.h)
 };
 
 struct PushResult {

@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "http.h"
+#include "progress.h"
 
 namespace wandb_job {
 
@@ -47,9 +48,6 @@ bool IsGraphqlMutation(std::string_view document);
 /// `n` random characters of [A-Za-z0-9] (client IDs), or of [a-z0-9] with `lowercase`.
 std::string RandomId(size_t n, bool lowercase);
 
-/// How progress shows while uploading.
-enum class ProgressMode { kAuto, kTerminal, kPlain, kNone };
-
 struct WandbClientOptions {
   std::string base_url;  // normalised, no trailing "/"
   std::string api_key;
@@ -59,7 +57,8 @@ struct WandbClientOptions {
   std::function<std::unique_ptr<HttpTransport>()> make_transport;
   /// Waits between attempts; a real sleep when unset.
   std::function<void(double seconds)> sleep;
-  /// kAuto: a live line when stderr is a terminal, plain lines otherwise.
+  /// kAuto: --progress (DefaultProgressMode()), else a live bar on a terminal, plain lines
+  /// otherwise.
   ProgressMode progress = ProgressMode::kAuto;
   /// For --dry-run: only GETs and GraphQL queries go out. A GraphQL mutation or any other
   /// request (upload, file_stream) fails before it is sent, so a dry run can't change W&B.

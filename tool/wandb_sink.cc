@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
+#include <string>
 #include <utility>
 
 #include "file_util.h"
@@ -403,6 +405,9 @@ bool WandbSink::UploadAndCommit(const ArtifactUpload& upload, const Run& run, st
   // 3. Upload URLs per file, in batches; edges answer the specs by position.
   ArtifactManifest final_manifest = upload.manifest;
   std::vector<UploadTask> tasks;
+  // Content is stored by MD5: files of equal content in one artifact go up once, as in W&B's
+  // SDK (the server hands out a URL per path before any has been uploaded).
+  std::set<std::string> digests_to_upload;
   uint64_t upload_bytes = 0;
   const std::vector<ManifestEntry>& entries = upload.manifest.entries;
   for (size_t start = 0; start < entries.size(); start += kFilesBatch) {
@@ -448,6 +453,12 @@ bool WandbSink::UploadAndCommit(const ArtifactUpload& upload, const Run& run, st
         ++stats_.files_skipped;
         continue;
       }
+      if (!digests_to_upload.insert(e.digest).second) {
+        ++stats_.files_deduplicated;
+        Verbose("%s: %s has the content of another file, uploaded once", upload.name.c_str(),
+                e.path.c_str());
+        continue;
+      }
       UploadTask t;
       t.path = e.path;
       t.url = url;
@@ -469,8 +480,8 @@ bool WandbSink::UploadAndCommit(const ArtifactUpload& upload, const Run& run, st
 
   // 4. The files, in parallel.
   if (!tasks.empty()) {
-    UploadProgress progress(client_->options().progress, upload.name,
-                            static_cast<int>(tasks.size()), upload_bytes);
+    Progress progress(client_->options().progress, "uploading " + upload.name,
+                      static_cast<int>(tasks.size()), upload_bytes);
     bool ok = RunUploads(client_, tasks, &progress, &stats_, err);
     progress.Finish(ok);
     if (!ok) {

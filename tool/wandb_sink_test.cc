@@ -303,6 +303,34 @@ TEST(WandbSinkTest, ManyFilesUploadInParallelEachOnce) {
   EXPECT_LE(max_in_flight.load(), 8);
 }
 
+// Files of equal content (equal MD5) in one artifact: one PUT, every path in the manifest, with
+// the same birth artifact.
+TEST(WandbSinkTest, IdenticalContentIsUploadedOnce) {
+  ScriptedServer server;
+  Harness h([&](const HttpRequest& req, HttpResponse* r, std::string*) {
+    return server.Handle(req, r);
+  });
+  ScopedTempDir dir;
+  ArtifactUpload u = MakeUpload(dir, 2);
+  for (const char* path : {"copy-a.txt", "sub/copy-b.txt"}) {
+    std::string text = "content 0";  // f0.txt's
+    WriteTestFile(dir.path(), path, text);
+    u.manifest.Add(ManifestEntry{path, Md5Base64(text), text.size(), ""});
+  }
+  WandbSink sink(h.client.get());
+  PublishedArtifact out;
+  std::string err;
+  ASSERT_TRUE(sink.Publish(u, &out, &err)) << err;
+  EXPECT_EQ(server.puts.size(), 4u);  // f0 (once for three paths), f1, wandb-job.json, manifest
+  EXPECT_EQ(sink.stats().files_uploaded, 3);
+  EXPECT_EQ(sink.stats().files_deduplicated, 2);
+  json manifest = json::parse(server.uploaded_manifest);
+  for (const char* path : {"f0.txt", "copy-a.txt", "sub/copy-b.txt"}) {
+    ASSERT_TRUE(manifest["contents"].contains(path)) << path;
+    EXPECT_EQ(manifest["contents"][path]["digest"], Md5Base64("content 0")) << path;
+  }
+}
+
 TEST(WandbSinkTest, UploadFailureStopsThePublish) {
   ScriptedServer server;
   Harness h([&](const HttpRequest& req, HttpResponse* r, std::string*) {

@@ -2,13 +2,12 @@
 // Knows nothing of GraphQL: the sink asks W&B for the URLs and headers.
 #pragma once
 
-#include <chrono>
 #include <cstdint>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "http.h"
+#include "progress.h"
 #include "wandb_client.h"
 
 namespace wandb_job {
@@ -17,28 +16,8 @@ namespace wandb_job {
 struct UploadStats {
   int files_uploaded = 0;
   int files_skipped = 0;  // the server already had the content (null uploadUrl)
+  int files_deduplicated = 0;  // the same content as another file of the artifact
   uint64_t bytes_uploaded = 0;
-};
-
-/// Upload progress: a live line on a terminal, a line per artifact otherwise.
-class UploadProgress {
- public:
-  UploadProgress(ProgressMode mode, std::string name, int files, uint64_t bytes);
-
-  void FileDone(const std::string& path, uint64_t size);
-  void Finish(bool ok);
-
- private:
-  void Draw(bool force);
-
-  std::mutex mu_;
-  ProgressMode mode_ = ProgressMode::kNone;
-  std::string name_;
-  int files_;
-  uint64_t bytes_;
-  int done_files_ = 0;
-  uint64_t done_bytes_ = 0;
-  std::chrono::steady_clock::time_point start_, last_draw_;
 };
 
 /// One file to PUT: from `inline_body` when set, else from `file`.
@@ -56,7 +35,7 @@ HttpRequest UploadRequest(const UploadTask& t);
 
 /// PUTs every task, `threads` at a time, each thread with its own transport. Stops at the first
 /// failure (the others finish their current file).
-bool RunUploads(WandbClient* client, const std::vector<UploadTask>& tasks, UploadProgress* progress,
+bool RunUploads(WandbClient* client, const std::vector<UploadTask>& tasks, Progress* progress,
                 UploadStats* stats, std::string* err);
 
 }  // namespace wandb_job

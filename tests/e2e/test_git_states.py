@@ -168,6 +168,11 @@ def unpushed_commit(ctx):
     h.check("wandb-job: warning" in out and UNPUSHED in out and repo.head()[:7] in out,
             "no warning that commit %s is on no remote-tracking branch:\n%s"
             % (repo.head()[:7], out))
+    # An artifact job carries its code: where the commit is does not matter, no warning.
+    build, out = build_job(ctx, repo, job_args="SOURCE artifact")
+    b = h.Bundle(h.bundle_dir(build))
+    h.check_equal(b.meta["source_type"], "artifact", "source_type with SOURCE artifact")
+    h.check(UNPUSHED not in out, "an artifact job warns of an unpushed commit:\n" + out)
 
 
 # --- work tree states ------------------------------------------------------------------------

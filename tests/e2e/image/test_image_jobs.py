@@ -23,6 +23,7 @@ missing. Run by ctest as: python3 test_image_jobs.py <wandb-job> <source dir> <b
 import base64
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -31,6 +32,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import harness as h  # noqa: E402
 
 GTEST_SOURCE = "/usr/src/googletest"
+
+SIZE = r"\d+(?:\.\d+)? (?:B|KiB|MiB|GiB)"
+# A progress line of a registry push: blobs done of all, bytes, and rate and ETA or the time.
+PUSH_PROGRESS = re.compile(
+    r"^wandb-job: pushing \S+: (\d+)/(\d+) files, %s/%s, "
+    r"(?:rate -, ETA -|%s/s, ETA \d+ s|done in \d+\.\d s)$" % (SIZE, SIZE, SIZE))
 
 TRAIN_CC = r"""#include <cstdlib>
 #include <fstream>
@@ -230,6 +237,14 @@ def module_flow(ctx, reg):
     # Publishing again pushes nothing new and makes no new version.
     out = ctx.build(build, target="job-publish", env=env)
     h.check("0 blob(s) uploaded" in out.stdout + out.stderr, out.stdout + out.stderr)
+    # Not a terminal: the push reports progress in plain lines of one form, the last one done.
+    pushing = [l for l in (out.stdout + out.stderr).splitlines()
+               if l.startswith("wandb-job: pushing ")]
+    h.check(pushing, "no progress lines of the push:\n" + out.stdout + out.stderr)
+    for line in pushing:
+        h.check(PUSH_PROGRESS.match(line), "progress line of an unexpected form: %r" % line)
+    h.check("done in" in pushing[-1] and PUSH_PROGRESS.match(pushing[-1]).group(1) ==
+            PUSH_PROGRESS.match(pushing[-1]).group(2), "the last line: %r" % pushing[-1])
     h.check_equal(len(store_job(ctx, store, "acme", name)[1]), 1, "versions after a republish")
 
     # Only the program changes (uncommitted, so the layers keep their timestamps): one layer

@@ -24,10 +24,12 @@ check = h.check
 check_equal = h.check_equal
 Failure = h.Failure
 
-# One line of `wandb-job publish` (and so of the job-publish target) per job.
+# One line of `wandb-job publish` (and so of the job-publish target) per job; a dry run that
+# cannot tell a new version's number says "new version" (no version group).
 PUBLISH_LINE = re.compile(
     r"^(?P<dry>would publish )?(?P<entity>[^/\s]+)/(?P<project>[^/\s]+)/(?P<name>[^:\s]+):"
-    r"(?P<version>v\d+|v\?) (?P<state>new|unchanged|new \(code artifact first\)), "
+    r"(?:(?P<version>v\d+) | )"
+    r"(?P<state>new|unchanged|new version|new version \(code artifact first\)), "
     r"aliases: (?P<aliases>.*)$")
 
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)$")

@@ -1,5 +1,6 @@
-"""Help and errors of the publishing commands: --help of the tool and of each command, --version,
-an unknown command with a suggestion; failures with exactly one clear line on stderr, a non-zero
+"""Help and errors of the publishing commands: --help of the tool and of each command (examples,
+environment, exit codes), --version, global options anywhere, an unknown command with a
+suggestion only when close; failures with exactly one clear line on stderr, a non-zero
 exit and the store unchanged (a missing or damaged bundle, an unwritable store, show of an unknown
 job, alias or a bad reference); no W&B API key in any output or stored file."""
 
@@ -61,11 +62,50 @@ def unknown_command(ctx):
         check("'%s'" % meant in lines[0] and typo in lines[0],
               "wandb-job %s does not suggest %s: %s" % (typo, meant, lines[0]))
         check_equal(proc.stdout, "", "stdout of wandb-job %s" % typo)
+    # Far from every command: no suggestion (git and cargo suggest only close names).
+    for far in ("foo", "frobnicate"):
+        proc = case.tool(far, check=False)
+        check_equal(proc.returncode, 2, "exit code of wandb-job %s" % far)
+        check("did you mean" not in proc.stderr, "wandb-job %s suggests: %s" % (far, proc.stderr))
     proc = case.tool("frobnicate-everything", check=False)
     check_equal(proc.returncode, 2, "exit code of an unknown command")
     check_equal(len(proc.stderr.strip().splitlines()), 1, "stderr lines of an unknown command")
     proc = case.tool(check=False)
     check(proc.returncode != 0, "wandb-job without a command exits 0")
+
+
+def help_sections(ctx):
+    """--help: examples, the environment variables that matter, exit codes; each command's help
+    has examples."""
+    case = u.Case(ctx, "help-sections")
+    out = case.tool("--help").stdout
+    for words in ("Examples:", "Environment:", "WANDB_API_KEY", "WANDB_JOB_STORE", "WANDB_MODE",
+                  "Exit codes:", "2 usage error", "--progress=MODE"):
+        check(words in out, "wandb-job --help lacks %r:\n%s" % (words, out))
+    for c in ("publish", "ls", "show", "run", "exec"):
+        out = case.tool(c, "--help").stdout
+        check(re.search(r"^Examples:\n  wandb-job %s\b" % c, out, re.M),
+              "wandb-job %s --help has no examples:\n%s" % (c, out))
+
+
+def global_options_anywhere(ctx):
+    """-v, -q and --progress before or after the command, as git, cargo and gh take them."""
+    case, p = published_case(ctx, "global-options")
+    plain = case.tool("ls").stdout
+    for args in (["-v", "ls"], ["ls", "-v"], ["ls", "--quiet"], ["ls", "--progress=plain"],
+                 ["ls", "--progress", "none"]):
+        proc = case.tool(*args, check=False)
+        check_equal(proc.returncode, 0, "exit code of wandb-job %s: %s" % (" ".join(args),
+                                                                          proc.stderr))
+        check_equal(proc.stdout, plain, "stdout of wandb-job %s" % " ".join(args))
+    proc = case.tool("show", "train-job", "-q", check=False)
+    check_equal((proc.returncode, proc.stderr), (0, ""), "show train-job -q")
+    one_error(case.tool("ls", "--progress=fancy", check=False), "ls --progress=fancy",
+              ["--progress", "tty, plain or none"])
+    # publish --dry-run -q: the job lines on stdout, nothing on stderr.
+    proc = case.tool("publish", p.bundle("train"), "--dry-run", "-q")
+    check_equal(proc.stderr, "", "stderr of publish --dry-run -q")
+    check(u.publish_lines(proc.stdout), "publish --dry-run -q printed no job line")
 
 
 def one_error(proc, what, words=()):
@@ -336,6 +376,8 @@ def no_secret(ctx):
 CASES = [
     ("help and version", help_and_version),
     ("unknown command", unknown_command),
+    ("help sections", help_sections),
+    ("global options anywhere", global_options_anywhere),
     ("publish errors leave the store unchanged", publish_errors),
     ("same-size corruption publishes nothing", same_size_corruption),
     ("unwritable store", unwritable_store),

@@ -50,7 +50,7 @@ EXPECTED_TYPES = {
 }
 
 LS_COLUMNS = ["NAME", "ENTITY", "PROJECT", "LATEST", "ALIASES", "VERSIONS"]
-SHOW_FIELDS = ["name", "entity", "project", "full_name", "description", "created_at", "versions",
+SHOW_FIELDS = ["schema_version", "name", "entity", "project", "full_name", "description", "created_at", "versions",
                "runs"]
 VERSION_FIELDS = ["version", "aliases", "digest", "created_at", "source_type", "entrypoint",
                   "input_types", "output_types", "files"]
@@ -98,13 +98,14 @@ def ls_json(ctx):
     case, _ = published(ctx)
     jobs = case.tool_json("ls", "--json")
     for j in jobs:
-        check_equal(sorted(j), sorted(["name", "entity", "project", "latest_version", "aliases",
-                                       "versions"]), "fields of an ls --json entry")
+        check_equal(sorted(j), sorted(["schema_version", "name", "entity", "project",
+                                       "latest_version", "aliases", "versions"]),
+                    "fields of an ls --json entry")
     check_equal(jobs, [
-        {"name": "eval-job", "entity": "acme", "project": "demo", "latest_version": "v0",
-         "aliases": ["latest"], "versions": 1},
-        {"name": "train-job", "entity": "local", "project": "mnist", "latest_version": "v1",
-         "aliases": ["latest", "prod"], "versions": 2},
+        {"schema_version": 1, "name": "eval-job", "entity": "acme", "project": "demo",
+         "latest_version": "v0", "aliases": ["latest"], "versions": 1},
+        {"schema_version": 1, "name": "train-job", "entity": "local", "project": "mnist",
+         "latest_version": "v1", "aliases": ["latest", "prod"], "versions": 2},
     ], "ls --json")
     check_equal([j["name"] for j in case.tool_json("ls", "--json", "--entity", "acme")],
                 ["eval-job"], "ls --json --entity acme")

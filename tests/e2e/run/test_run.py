@@ -244,6 +244,14 @@ def check_run_cases(env, job):
     check("unknown config key 'bogus' for job prog-job (known: lr, epochs, exit_code, sleep, "
           "note)" in err[0], err[0])
 
+    # A value that does not fit its input's type: one line, nothing built or run.
+    p = env.wj("run", job, "-c", "epochs=abc", "--run-id", "badtype1", check_rc=2)
+    err = p.stderr.strip().splitlines()
+    check(len(err) == 1, "expected one line: %r" % err)
+    check("epochs is a number input of job prog-job, and 'abc' is not one" in err[0], err[0])
+    check(not os.path.exists(os.path.join(env.store, "entities/local/projects/e2e-run/runs/"
+                                                     "badtype1")), "a run was recorded")
+
 
 def case_exec(env):
     """The shim alone: config precedence, ARGS, env, disabled mode, missing program."""

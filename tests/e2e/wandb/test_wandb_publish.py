@@ -6,13 +6,15 @@ built helper>) published to the fake W&B server of tests/fake_wandb over real HT
 Cases: first publish through the CMake target; a second publish uploads nothing; a third sends
 no request at all (its publish receipt) unless --force; one changed
 source uploads only that file (and the job's wandb-job.json); retried faults; interrupted
-publishes that converge; two concurrent publishers of one bundle; key errors; netrc; WANDB_MODE; ls/show against W&B; the key in no
-output or build file. Exits 125 (skip) when cmake, git, a generator or graphql-core is missing.
+publishes that converge; two concurrent publishers of one bundle; key errors; netrc; WANDB_MODE;
+ls/show against W&B; the key in no output or build file; identical files uploaded once, and
+--progress=plain lines. Exits 125 (skip) when cmake, git, a generator or graphql-core is missing.
 WANDB_GRAPHQL_SCHEMA, when set, makes the fake validate every document against that schema.
 """
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -426,9 +428,59 @@ def case_no_key_anywhere(w):
                 check(KEY.encode() not in data, "the key is in %s" % path)
 
 
+# A progress line of --progress=plain: the same figures on every line (files, bytes, rate and
+# ETA while running, the time taken at the end).
+SIZE = r"\d+(\.\d+)? (B|KiB|MiB|GiB)"
+PROGRESS_LINE = re.compile(
+    r"^wandb-job: uploading (?P<name>[\w.-]+): (?P<done>\d+)/(?P<total>\d+) files, "
+    r"%s/%s, (rate -, ETA -|%s/s, ETA \d+ s|done in \d+\.\d s)$" % (SIZE, SIZE, SIZE))
+
+
+def case_duplicates_and_progress(w):
+    """Files of identical content in one artifact go up once (counted in PUTs); the upload
+    reports its progress in plain lines of one form, and none with --progress=none or -q."""
+    same = "the same bytes in three files\n" * 50
+    for rel in ("data/dup-a.txt", "data/dup-b.txt", "data/sub/dup-c.txt"):
+        w.write(rel, same)
+    w.commit("three identical files")
+    w.capture()
+    w.fake.reset_stats()
+    before = w.counts()
+    p = w.publish(args=["--progress=plain"])
+    check(w.counts() == (before[0] + 1, before[1] + 1),
+          "one new version of each: %s -> %s" % (before, w.counts()))
+    code = w.fake.versions(CODE)[-1]["manifestContents"]
+    digests = {code[rel]["digest"] for rel in
+               ("data/dup-a.txt", "data/dup-b.txt", "data/sub/dup-c.txt")}
+    check(len(digests) == 1, "the three files differ in the manifest: %s" % digests)
+    dup_puts = [n for n in put_names(w.fake) if "dup-" in n]
+    check(len(dup_puts) == 1, "identical content uploaded %d times: %s" % (len(dup_puts),
+                                                                        dup_puts))
+    check("2 duplicate(s) of another file" in p.stderr, "summary line: %s" % p.stderr)
+    lines = [l for l in p.stderr.splitlines() if l.startswith("wandb-job: uploading ")]
+    check(lines, "no progress lines with --progress=plain:\n" + p.stderr)
+    for line in lines:
+        check(PROGRESS_LINE.match(line), "progress line of an unexpected form: %r" % line)
+    matches = [PROGRESS_LINE.match(l) for l in lines]
+    names = {m.group("name") for m in matches}
+    check(CODE in names, "no progress of the code artifact: %s" % names)
+    last = [m for m in matches if m.group("name") == CODE][-1]
+    check(last.group(0).endswith(" s") and "done in" in last.group(0)
+          and last.group("done") == last.group("total"), "the last line: %s" % last.group(0))
+    # Quiet or none: no progress at all.
+    for args in (["--progress=none"], ["-q"]):
+        w.write("data/part05.txt", "changed for %s\n" % args[0])
+        w.commit("change for %s" % args[0])
+        w.capture()
+        p = w.publish(args=args)
+        check("wandb-job: uploading" not in p.stderr, "progress with %s:\n%s" % (args[0],
+                                                                               p.stderr))
+
+
 CASES = [case_first_publish, case_unchanged, case_receipt, case_one_change, case_faults,
          case_interrupted, case_killed, case_bad_key, case_graphql_error, case_netrc, case_modes,
-         case_dry_run, case_concurrent, case_ls_show, case_viewer_entity, case_no_key_anywhere]
+         case_dry_run, case_concurrent, case_ls_show, case_viewer_entity, case_no_key_anywhere,
+         case_duplicates_and_progress]
 
 
 def main(argv):
