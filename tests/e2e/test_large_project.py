@@ -122,8 +122,10 @@ def large_project(ctx):
     h.check("apps/evaluator/evaluate" in dockerfile,
             "Dockerfile.wandb does not install the target from its build path:\n" + dockerfile)
 
-    # No other target got a job.
+    # No other target got a job (.content is the bundles' shared content cache).
     jobs = sorted(os.listdir(os.path.join(build, "wandb-jobs")))
+    h.check(".content" in jobs, "no shared content cache in wandb-jobs/")
+    jobs.remove(".content")
     h.check_equal(jobs, ["evaluate", "train"], "job directories")
 
 

@@ -234,8 +234,13 @@ def module_flow(ctx, reg):
                   "image digest across build directories")
     h.check_equal(layout_digest(h.bundle_dir(build)), digest, "the pushed digest")
 
-    # Publishing again pushes nothing new and makes no new version.
+    # Publishing again touches nothing (the publish receipts); forced, it pushes nothing new;
+    # neither makes a new version.
     out = ctx.build(build, target="job-publish", env=env)
+    h.check("2 job(s) unchanged since their receipted publish" in out.stdout + out.stderr and
+            "wandb-job: pushing " not in out.stdout + out.stderr, out.stdout + out.stderr)
+    out = ctx.run([ctx.tool, "publish", "--force", h.bundle_dir(build),
+                   h.bundle_dir(build, "direct")], env=env, cwd=build)
     h.check("0 blob(s) uploaded" in out.stdout + out.stderr, out.stdout + out.stderr)
     # Not a terminal: the push reports progress in plain lines of one form, the last one done.
     pushing = [l for l in (out.stdout + out.stderr).splitlines()
