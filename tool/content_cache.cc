@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
@@ -198,10 +199,24 @@ bool ContentCache::HashIntoObject(int in, const std::string& source, PlacedFile*
     out->size = size;
     std::string object = ObjectPath(out->md5);
     std::string parent = object.substr(0, object.rfind('/'));
-    // The object appears whole or not at all; a concurrent run's rename of the same bytes is
-    // as good as ours.
-    if ((mkdir(parent.c_str(), 0755) != 0 && errno != EEXIST) ||
-        rename(tmp.c_str(), object.c_str()) != 0) {
+    // The object appears whole or not at all, and an existing one is never replaced: a
+    // concurrent run may be linking it, and link() fails with ENOENT on an inode whose last
+    // name a rename has just taken. Its bytes are ours (same digest).
+    int stored = mkdir(parent.c_str(), 0755) == 0 || errno == EEXIST ? 0 : -1;
+    if (stored == 0) {
+      stored = renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, object.c_str(), RENAME_NOREPLACE);
+      if (stored != 0 && errno == EINVAL) {  // a file system without RENAME_NOREPLACE
+        stored = link(tmp.c_str(), object.c_str());
+        if (stored == 0 || errno == EEXIST) {
+          unlink(tmp.c_str());
+          stored = 0;
+        }
+      } else if (stored != 0 && errno == EEXIST) {
+        unlink(tmp.c_str());
+        stored = 0;
+      }
+    }
+    if (stored != 0) {
       *err = Errno("storing", object);
       ok = false;
     }

@@ -116,6 +116,44 @@ TEST_F(ContentCacheTest, InterruptedRunLeavesNothingBehind) {
   EXPECT_FALSE(FileExists(Cache() + "/tmp/999999999.123"));
 }
 
+// Two captures of one tree at once (ninja -j): each places every file; neither may see an object
+// vanish under it (a rename over an object another run is linking used to fail with ENOENT).
+TEST_F(ContentCacheTest, ConcurrentRunsOfOneTree) {
+  const int kFiles = 400;
+  for (int i = 0; i < kFiles; ++i) {
+    WriteTestFile(dir_.path(), "src/f" + std::to_string(i), "content " + std::to_string(i));
+  }
+  for (int round = 0; round < 5; ++round) {
+    std::string cache_dir = dir_.Join("cache" + std::to_string(round));
+    auto capture = [&](int run, std::string* failure) {
+      ContentCache cache(cache_dir);
+      std::string err;
+      std::string out = dir_.Join("out" + std::to_string(round) + "-" + std::to_string(run));
+      if (!cache.Open(&err) || !MakeDirs(out, &err)) {
+        *failure = err;
+        return;
+      }
+      for (int i = 0; i < kFiles && failure->empty(); ++i) {
+        PlacedFile placed;
+        std::string name = "f" + std::to_string(i);
+        if (!cache.Place(Src(name), out + "/" + name, &placed, &err)) {
+          *failure = err;
+        }
+      }
+      if (failure->empty() && !cache.Save(&err)) {
+        *failure = err;
+      }
+    };
+    std::string failure_a, failure_b;
+    std::thread a(capture, 0, &failure_a);
+    std::thread b(capture, 1, &failure_b);
+    a.join();
+    b.join();
+    EXPECT_EQ(failure_a, "") << "round " << round;
+    EXPECT_EQ(failure_b, "") << "round " << round;
+  }
+}
+
 TEST_F(ContentCacheTest, Errors) {
   ContentCache cache(Cache());
   std::string err;
