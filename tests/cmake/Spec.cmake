@@ -19,7 +19,8 @@ wandb_add_job(train NAME train-job ENTITY team PROJECT mnist SOURCE artifact ALI
   CONFIG_FILE params.json LOCKFILES deps/vcpkg.json ./deps/../conan.lock
   CODE_DIR code/ EXCLUDE "*.o" "build/" MAX_FILE_SIZE 2G
   DOCKERFILE docker/Dockerfile BUILD_CONTEXT . BASE_IMAGE ubuntu:22.04 IMAGE ghcr.io/org/train:v1.0
-  CMAKE_ARGS -DBUILD_EXAMPLES=ON "-DGREETING:STRING=a b" PACKAGES libeigen3-dev g++-12)
+  CMAKE_ARGS -DBUILD_EXAMPLES=ON "-DGREETING:STRING=a b" PACKAGES libeigen3-dev g++-12
+  INPUT lr HELP "Learning rate; small" MINIMUM 0 MAXIMUM 1 INPUT optimizer.momentum ENUM 0.9 0.99)
 set_property(TARGET train PROPERTY WANDB_JOB_EXTRA_FILES ${s}/a.txt
   $<TARGET_PROPERTY:train,SOURCE_DIR>/b.txt)
 set(WANDB_JOB_MAX_FILE_SIZE 0)
