@@ -34,21 +34,6 @@ std::string Errno(const char* what, const std::string& path) {
   return std::string(what) + " " + path + ": " + strerror(errno);
 }
 
-bool WriteAllFd(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = write(fd, data, size);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 }  // namespace
 
 std::string TempSuffix() {
@@ -183,7 +168,7 @@ bool ContentCache::HashIntoObject(int in, const std::string& source, PlacedFile*
       break;
     }
     md5.Update(buf.data(), static_cast<size_t>(n));
-    if (!WriteAllFd(fd, buf.data(), static_cast<size_t>(n))) {
+    if (!WriteAllFd(fd, std::string_view(buf.data(), static_cast<size_t>(n)))) {
       *err = Errno("writing", tmp);
       ok = false;
       break;
@@ -326,7 +311,7 @@ bool ContentCache::Save(std::string* err) {
   std::string tmp = dir_ + "/tmp/" + TempSuffix();
   std::string path = JoinPath(dir_, "stat-cache");
   int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  bool ok = fd >= 0 && WriteAllFd(fd, data.data(), data.size());
+  bool ok = fd >= 0 && WriteAllFd(fd, data);
   if (fd >= 0 && close(fd) != 0) {
     ok = false;
   }

@@ -61,20 +61,6 @@ std::string ReadChunked(const std::string& name, std::string* source) {
   return text;
 }
 
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 // --- signals ------------------------------------------------------------------------------
 
 std::atomic<pid_t> g_child{0};
@@ -331,7 +317,7 @@ int Pump(pid_t child, int out_fd, int err_fd, RunReporter* reporter, MetricsRead
       }
       got = true;
       std::string_view data(buf, static_cast<size_t>(n));
-      WriteAll(targets[i], data);
+      WriteAllFd(targets[i], data);
       std::string err;
       if (reporter != nullptr && !reporter->Output(streams[i], data, &err) && !warned) {
         Warning("recording the program's output: %s", err.c_str());
@@ -435,7 +421,7 @@ class StoreReporter : public RunReporter {
   }
 
   bool Output(OutputStream, std::string_view data, std::string* err) override {
-    if (!WriteAll(output_fd_, data)) {
+    if (!WriteAllFd(output_fd_, data)) {
       *err = std::string("writing output.log: ") + strerror(errno);
       return false;
     }
@@ -454,7 +440,7 @@ class StoreReporter : public RunReporter {
       }
     }
     ++history_rows_;
-    if (!WriteAll(history_fd_, row.dump() + "\n")) {
+    if (!WriteAllFd(history_fd_, row.dump() + "\n")) {
       *err = std::string("writing history.jsonl: ") + strerror(errno);
       return false;
     }

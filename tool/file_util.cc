@@ -21,21 +21,6 @@ std::string ErrnoMessage(const std::string& what, const std::string& path) {
   return what + " " + path + ": " + strerror(errno);
 }
 
-bool WriteAll(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) {
-        continue;
-      }
-      return false;
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 // The entries of a directory except "." and "..", unsorted.
 bool ListDirNames(const std::string& path, const char* what, std::vector<std::string>* names,
                   std::string* err) {
@@ -55,6 +40,20 @@ bool ListDirNames(const std::string& path, const char* what, std::vector<std::st
 }
 
 }  // namespace
+
+bool WriteAllFd(int fd, std::string_view data) {
+  while (!data.empty()) {
+    ssize_t n = write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) {
+      continue;
+    }
+    if (n <= 0) {
+      return false;
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return true;
+}
 
 bool ReadFile(const std::string& path, std::string* contents, std::string* err) {
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -202,7 +201,7 @@ bool CopyFile(const std::string& from, const std::string& to, unsigned mode, std
         char buf[1 << 16];
         ssize_t r;
         while ((r = read(in, buf, sizeof(buf))) > 0) {
-          if (!WriteAll(out, buf, static_cast<size_t>(r))) {
+          if (!WriteAllFd(out, std::string_view(buf, static_cast<size_t>(r)))) {
             ok = false;
             break;
           }

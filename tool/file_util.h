@@ -26,6 +26,8 @@ std::string SpecialFileKind(const std::string& path);
 bool MakeDirs(const std::string& path, std::string* err);
 /// rm -rf; a missing path is not an error.
 bool RemoveTree(const std::string& path, std::string* err);
+/// write(2) until all of `data` is written, again after EINTR; false (errno set) otherwise.
+bool WriteAllFd(int fd, std::string_view data);
 /// Copies content (not owner or times); tries a reflink/copy_file_range first. `mode` is set.
 /// `from` must be a regular file (or a symlink to one): anything else fails without blocking.
 bool CopyFile(const std::string& from, const std::string& to, unsigned mode, std::string* err);

@@ -165,18 +165,10 @@ struct Fd {
   }
 };
 
-bool WriteAll(int fd, const char* data, size_t size, const std::string& path, std::string* err) {
-  while (size > 0) {
-    ssize_t n = write(fd, data, size);
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      *err = "writing " + path + ": " + strerror(errno);
-      return false;
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
+bool WriteAll(int fd, std::string_view data, const std::string& path, std::string* err) {
+  if (!WriteAllFd(fd, data)) {
+    *err = "writing " + path + ": " + strerror(errno);
+    return false;
   }
   return true;
 }
@@ -354,7 +346,7 @@ bool WriteTarLayer(const std::string& layout_dir, const std::vector<TarEntry>& e
                 [&](const std::string& member, std::string* e) {
                   blob.Update(member);
                   size += static_cast<int64_t>(member.size());
-                  return WriteAll(fd.fd, member.data(), member.size(), tmp, e);
+                  return WriteAll(fd.fd, member, tmp, e);
                 });
   bool ok = WriteTar(entries, options.mtime,
                      [&](const char* d, size_t n, std::string* e) {

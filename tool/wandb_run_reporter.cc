@@ -75,20 +75,6 @@ constexpr char kCreateRunFiles[] = R"(mutation CreateRunFiles($entity: String!,
 
 constexpr size_t kMaxRequestBytes = 1 << 20;  // one file_stream request, roughly
 
-bool WriteAllFd(int fd, std::string_view data) {
-  while (!data.empty()) {
-    ssize_t n = write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) {
-      continue;
-    }
-    if (n <= 0) {
-      return false;
-    }
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
 std::string HostName() {
   char buf[256] = {0};
   if (gethostname(buf, sizeof(buf) - 1) != 0) {
