@@ -1,9 +1,9 @@
 #include "bundle.h"
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,8 +24,8 @@
 #include "image_builder.h"
 #include "job_spec.h"
 #include "json_access.h"
-#include "lockfile.h"
 #include "launch_files.h"
+#include "lockfile.h"
 #include "log.h"
 #include "progress.h"
 #include "tar_writer.h"
@@ -358,8 +358,8 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
       *err = s.target + ": INPUT: " + *err;
       return false;
     }
-    job.metadata = ordered_json({{"input_schemas", {{"@wandb.config", ordered_json::parse(schema)}}}})
-                       .dump();
+    job.metadata =
+        ordered_json({{"input_schemas", {{"@wandb.config", ordered_json::parse(schema)}}}}).dump();
   }
   ordered_json bundle;
   bundle["format"] = kBundleFormat;
@@ -381,8 +381,8 @@ bool WriteTree(const Capture& c, const BundleOptions& options, const std::string
     }
     // A large code tree takes a while to copy and hash; a small one shows nothing.
     Progress progress(ProgressMode::kAuto, s.target + ": capturing the code",
-                      static_cast<int>(c.code.files.size()), code_bytes,
-                      std::chrono::seconds(5), /*only_if_slow=*/true);
+                      static_cast<int>(c.code.files.size()), code_bytes, std::chrono::seconds(5),
+                      /*only_if_slow=*/true);
     // Every bundle of the build links its code files to one shared copy.
     ContentCache cache(JoinPath(s.binary_dir, "wandb-jobs/.content"));
     if (!cache.Open(err)) {

@@ -4,10 +4,10 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <initializer_list>
-#include <cstdio>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -17,7 +17,6 @@
 #include "atomic_file.h"
 #include "bundle.h"
 #include "ci_env.h"
-#include "wandb_graphql.h"
 #include "exec_shim.h"
 #include "file_util.h"
 #include "hash.h"
@@ -35,6 +34,7 @@
 #include "version.h"
 #include "wandb_client.h"
 #include "wandb_credentials.h"
+#include "wandb_graphql.h"
 #include "wandb_jobs_reader.h"
 #include "wandb_sink.h"
 #include "wandb_types.h"
@@ -360,10 +360,11 @@ int CmdPublish(const Args& args) {
   }
   if (wandb != nullptr && !options.dry_run) {
     const UploadStats& st = wandb->stats();
-    Info("uploaded %d file(s), %llu bytes; %d file(s) already stored, %d duplicate(s) of "
-         "another file",
-         st.files_uploaded, static_cast<unsigned long long>(st.bytes_uploaded), st.files_skipped,
-         st.files_deduplicated);
+    Info(
+        "uploaded %d file(s), %llu bytes; %d file(s) already stored, %d duplicate(s) of "
+        "another file",
+        st.files_uploaded, static_cast<unsigned long long>(st.bytes_uploaded), st.files_skipped,
+        st.files_deduplicated);
   }
   if (detailed_exitcode &&
       std::any_of(results.begin(), results.end(), PublishChangedAnything)) {
@@ -390,8 +391,7 @@ int CmdList(const Args& args) {
   bool use_wandb = false;
   app.add_flag("--wandb", use_wandb,
                "read W&B (the default when an API key is found and --store is not given)");
-  Examples(app, {"wandb-job ls",
-                 "wandb-job ls --project demo --json",
+  Examples(app, {"wandb-job ls", "wandb-job ls --project demo --json",
                  "wandb-job ls --wandb --entity acme"});
   if (int rc = Parse(app, "ls", args); rc >= 0) {
     return rc;
@@ -438,8 +438,7 @@ int CmdShow(const Args& args) {
                "read W&B (the default when an API key is found and --store is not given)");
   app.add_option("--entity,-e", entity, "W&B entity when the job names none");
   app.add_option("--project,-p", project, "W&B project when the job names none");
-  Examples(app, {"wandb-job show train-job",
-                 "wandb-job show acme/demo/train-job:v3 --json"});
+  Examples(app, {"wandb-job show train-job", "wandb-job show acme/demo/train-job:v3 --json"});
   if (int rc = Parse(app, "show", args); rc >= 0) {
     return rc;
   }
@@ -512,9 +511,10 @@ bool OpenWandbOnly(const std::string& command, const std::string& entity,
 }
 
 int CmdLaunch(const Args& args) {
-  CLI::App app{"Add a W&B job to a W&B launch queue, as `wandb launch -j JOB -q QUEUE` does; "
-               "a launch agent on the queue runs it.",
-               "wandb-job launch"};
+  CLI::App app{
+      "Add a W&B job to a W&B launch queue, as `wandb launch -j JOB -q QUEUE` does; "
+      "a launch agent on the queue runs it.",
+      "wandb-job launch"};
   std::string ref_text, queue, config_file, entity, project, priority_text;
   std::vector<std::string> set;
   bool wait = false;
@@ -522,7 +522,8 @@ int CmdLaunch(const Args& args) {
   app.add_option("--queue,-q", queue, "the launch queue")->required();
   app.add_option("-c", set, "override a config input (key=value, repeatable)")
       ->allow_extra_args(false);
-  app.add_option("--config", config_file, "a JSON file: an object of config inputs (-c goes "
+  app.add_option("--config", config_file,
+                 "a JSON file: an object of config inputs (-c goes "
                  "over it)");
   app.add_option("--entity,-e", entity,
                  "the entity of the queue and the run (default: your default entity, as "
@@ -605,8 +606,8 @@ int CmdLaunch(const Args& args) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(interval_ms));
   };
-  if (!WaitForQueuedRun(client, run_entity, queue, item_id, spec.entity, spec.project,
-                        wait_a_while, &outcome, &err)) {
+  if (!WaitForQueuedRun(client, run_entity, queue, item_id, spec.entity, spec.project, wait_a_while,
+                        &outcome, &err)) {
     return Fail(err);
   }
   std::string app_url = WandbAppUrl(client->options().base_url, GetEnv("WANDB_APP_URL"));
@@ -616,8 +617,7 @@ int CmdLaunch(const Args& args) {
 }
 
 int CmdDescribe(const Args& args) {
-  CLI::App app{"Set a W&B job's description (what W&B's Job details show).",
-               "wandb-job describe"};
+  CLI::App app{"Set a W&B job's description (what W&B's Job details show).", "wandb-job describe"};
   std::string ref_text, description, entity, project;
   app.add_option("job", ref_text, "[[ENTITY/]PROJECT/]NAME[:ALIAS|:vN]")->required();
   app.add_option("--description", description, "the new description")->required();
@@ -654,8 +654,7 @@ int CmdStore(const Args& args) {
   // The README writes `store verify --store DIR`; `store --store DIR verify` works as well.
   verify->add_option("--store", store_root, "local store directory (default: $WANDB_JOB_STORE)");
   app.require_subcommand(1);
-  Examples(app, {"wandb-job store verify",
-                 "wandb-job store verify --store ./store"});
+  Examples(app, {"wandb-job store verify", "wandb-job store verify --store ./store"});
   if (int rc = Parse(app, "store", args); rc >= 0) {
     return rc;
   }
@@ -736,8 +735,8 @@ int CmdExec(const Args& args) {
   // the run, from a store that holds the job; this one only passes the metrics file on.
   bool nested = plan.metrics_inherited;
   // Reporting is a side show: when it cannot start, the program still runs.
-  if (!nested && !OpenRunReporter(ReportTarget::kWandbOrStore, StoreRootOption(store_root),
-                                  &store, &reporter, &err)) {
+  if (!nested && !OpenRunReporter(ReportTarget::kWandbOrStore, StoreRootOption(store_root), &store,
+                                  &reporter, &err)) {
     Warning("not reporting the run: %s; running the program unreported", err.c_str());
     reporter.reset();
   }

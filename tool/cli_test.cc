@@ -1,10 +1,10 @@
 #include "cli.h"
 
 #include <gtest/gtest.h>
+#include <stdlib.h>
 
 #include <nlohmann/json.hpp>
 #include <stdexcept>
-#include <stdlib.h>
 #include <string>
 #include <vector>
 

@@ -20,8 +20,8 @@ namespace wandb_job {
 namespace {
 
 constexpr char kStatCacheMagic[8] = {'W', 'J', 'S', 'C', '0', '0', '0', '1'};
-constexpr size_t kHeaderBytes = 16;  // magic, start time
-constexpr size_t kRecordBytes = 56;  // dev, ino, size, mtime, ctime, md5
+constexpr size_t kHeaderBytes = 16;   // magic, start time
+constexpr size_t kRecordBytes = 56;   // dev, ino, size, mtime, ctime, md5
 constexpr size_t kTrailerBytes = 16;  // md5 of everything before it
 // Entries other runs wrote are dropped beyond this; the cache only ever saves work.
 constexpr size_t kMaxEntries = 1u << 22;
@@ -220,8 +220,8 @@ bool ContentCache::Place(const std::string& source, const std::string& dest, Pla
     return false;
   }
   if (S_ISREG(st.st_mode)) {
-    auto found = entries_.find(Key{static_cast<uint64_t>(st.st_dev),
-                                   static_cast<uint64_t>(st.st_ino)});
+    auto found =
+        entries_.find(Key{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)});
     if (found != entries_.end()) {
       Entry& e = found->second;
       if (e.size == static_cast<uint64_t>(st.st_size) && e.mtime_ns == Nanos(st.st_mtim) &&

@@ -41,8 +41,7 @@ class ContentCache {
   /// Makes `dest` (a new path, its directory existing) a read-only file with the content of the
   /// regular file `source`: a hard link to the cached object, or a copy where links fail (another
   /// file system). Reads `source` only when the stat cache does not know it.
-  bool Place(const std::string& source, const std::string& dest, PlacedFile* out,
-             std::string* err);
+  bool Place(const std::string& source, const std::string& dest, PlacedFile* out, std::string* err);
 
   /// Writes the stat cache back, merged with what concurrent runs wrote; atomic.
   bool Save(std::string* err);

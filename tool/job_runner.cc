@@ -691,8 +691,7 @@ RunJobStatus OverridesFromPairs(const std::vector<std::string>& pairs,
       const std::string expected = type != nullptr ? *type : "dict";
       if (!ValueMatchesType(as_given, expected)) {
         *err = "-c " + Quote(pair) + ": " + key + " is a " + expected + " input of job " +
-               job_name + ", and " + Quote(value) + " is not one (" + TypeExample(expected) +
-               ")";
+               job_name + ", and " + Quote(value) + " is not one (" + TypeExample(expected) + ")";
         return RunJobStatus::kUsageError;
       }
     }

@@ -390,8 +390,8 @@ std::string JobStore::VersionStamp(const std::string& entity, const std::string&
     return "missing";
   }
   std::string stamp = std::to_string(st.st_ino) + ":" + std::to_string(st.st_size) + ":" +
-                      std::to_string(st.st_mtim.tv_sec) + "." +
-                      std::to_string(st.st_mtim.tv_nsec) + " aliases:";
+                      std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) +
+                      " aliases:";
   AliasMap aliases;
   std::string why;
   if (!ReadAliases(paths.aliases_json, &aliases, &why)) {

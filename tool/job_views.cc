@@ -209,8 +209,7 @@ void LoadArgsTemplate(const std::string& artifact_uri, const VersionFileReader& 
 
 // The defaults of a JSON Schema's leaves (what publish writes as input_schemas), dotted keys.
 void CollectDefaults(const ordered_json& schema, const std::string& prefix, TypeRows* out) {
-  if (!schema.is_object() || !schema.contains("properties") ||
-      !schema["properties"].is_object()) {
+  if (!schema.is_object() || !schema.contains("properties") || !schema["properties"].is_object()) {
     return;
   }
   for (const auto& [key, sub] : schema["properties"].items()) {

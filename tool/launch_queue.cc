@@ -136,8 +136,7 @@ bool PushToLaunchQueue(WandbClient* client, const std::string& entity, const std
                {"priority", priority >= 0 ? json(priority) : json(nullptr)}};
   json data;
   std::string push_err;
-  if (GraphqlJson(client, "PushToRunQueueByName", kPushToRunQueueByName, vars, &data,
-                  &push_err)) {
+  if (GraphqlJson(client, "PushToRunQueueByName", kPushToRunQueueByName, vars, &data, &push_err)) {
     *item_id = Str(Member(data, "pushToRunQueueByName"), "runQueueItemId");
     if (!item_id->empty()) {
       return true;
@@ -175,8 +174,7 @@ bool PushToLaunchQueue(WandbClient* client, const std::string& entity, const std
 bool WaitForQueuedRun(WandbClient* client, const std::string& queue_entity,
                       const std::string& queue, const std::string& item_id,
                       const std::string& run_entity, const std::string& run_project,
-                      const std::function<void()>& sleep, QueuedRunOutcome* out,
-                      std::string* err) {
+                      const std::function<void()>& sleep, QueuedRunOutcome* out, std::string* err) {
   // The agent claims the item and names the run it starts.
   while (true) {
     json data;

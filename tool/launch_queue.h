@@ -52,7 +52,6 @@ struct QueuedRunOutcome {
 bool WaitForQueuedRun(WandbClient* client, const std::string& queue_entity,
                       const std::string& queue, const std::string& item_id,
                       const std::string& run_entity, const std::string& run_project,
-                      const std::function<void()>& sleep, QueuedRunOutcome* out,
-                      std::string* err);
+                      const std::function<void()>& sleep, QueuedRunOutcome* out, std::string* err);
 
 }  // namespace wandb_job

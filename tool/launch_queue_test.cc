@@ -42,8 +42,8 @@ TEST(LaunchQueue, ConfigFileThenPairs) {
   WriteTestFile(dir.path(), "config.json", R"({"lr": 0.1, "model": {"depth": 3}, "note": "hi"})");
   std::vector<std::string> pairs;
   ASSERT_TRUE(LaunchConfigPairs(path, {"lr=0.5", "epochs=2"}, &pairs, &err)) << err;
-  EXPECT_EQ(pairs, (std::vector<std::string>{"model.depth=3", "note=\"hi\"", "lr=0.5",
-                                             "epochs=2"}));
+  EXPECT_EQ(pairs,
+            (std::vector<std::string>{"model.depth=3", "note=\"hi\"", "lr=0.5", "epochs=2"}));
   WriteTestFile(dir.path(), "config.json", "[1, 2]");
   EXPECT_FALSE(LaunchConfigPairs(path, {}, &pairs, &err));
   EXPECT_NE(err.find("not a JSON object of config values"), std::string::npos) << err;

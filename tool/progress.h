@@ -31,8 +31,7 @@ std::string HumanBytes(uint64_t n);
 class Progress {
  public:
   Progress(ProgressMode mode, std::string name, int files, uint64_t bytes,
-           std::chrono::milliseconds interval = std::chrono::seconds(5),
-           bool only_if_slow = false);
+           std::chrono::milliseconds interval = std::chrono::seconds(5), bool only_if_slow = false);
   ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;

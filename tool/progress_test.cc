@@ -71,8 +71,9 @@ TEST(ProgressTest, TheTickerRepeatsTheFigures) {
     p.Finish(true);
   }
   std::string err = testing::internal::GetCapturedStderr();
-  std::regex line("wandb-job: x: [01]/1 files, (0|5|10) B/10 B, "
-                  "(rate -, ETA -|\\d+(\\.\\d)? (B|KiB|MiB|GiB)/s, ETA \\d+ s|done in \\d+\\.\\d s)");
+  std::regex line(
+      "wandb-job: x: [01]/1 files, (0|5|10) B/10 B, "
+      "(rate -, ETA -|\\d+(\\.\\d)? (B|KiB|MiB|GiB)/s, ETA \\d+ s|done in \\d+\\.\\d s)");
   size_t start = 0, lines = 0;
   while (start < err.size()) {
     size_t end = err.find('\n', start);

@@ -15,7 +15,9 @@ using Json = nlohmann::json;
 constexpr char kReceiptFormat[] = "wandb-job-publish-receipt/1";
 
 Json ArtifactToJson(const PublishedArtifact& a) {
-  return Json{{"id", a.id}, {"version_index", a.version_index}, {"digest", a.digest},
+  return Json{{"id", a.id},
+              {"version_index", a.version_index},
+              {"digest", a.digest},
               {"aliases", a.aliases}};
 }
 
@@ -28,17 +30,23 @@ void ArtifactFromJson(const Json& j, PublishedArtifact* a) {
 }
 
 Json ResultToJson(const JobPublishResult& r) {
-  Json j{{"name", r.name},         {"entity", r.entity},
-         {"project", r.project},   {"source_type", r.source_type},
-         {"destination", r.destination}, {"job", ArtifactToJson(r.job)},
-         {"has_code", r.has_code}, {"has_image", r.has_image}};
+  Json j{{"name", r.name},
+         {"entity", r.entity},
+         {"project", r.project},
+         {"source_type", r.source_type},
+         {"destination", r.destination},
+         {"job", ArtifactToJson(r.job)},
+         {"has_code", r.has_code},
+         {"has_image", r.has_image}};
   if (r.has_code) {
     j["code"] = ArtifactToJson(r.code);
     j["code_name"] = r.code_name;
   }
   if (r.has_image) {
-    j["image"] = Json{{"reference", r.image.reference}, {"tags", r.image.tags},
-                      {"pinned", r.image.pinned},       {"digest", r.image.digest},
+    j["image"] = Json{{"reference", r.image.reference},
+                      {"tags", r.image.tags},
+                      {"pinned", r.image.pinned},
+                      {"digest", r.image.digest},
                       {"base_digest", r.image.base_digest}};
   }
   return j;
@@ -76,18 +84,16 @@ std::string ReceiptPath(const Bundle& bundle, const std::string& key) {
 
 std::string ReceiptDir(const std::string& bundle_dir) {
   bool absolute = !bundle_dir.empty() && bundle_dir[0] == '/';
-  std::string dir =
-      NormalizePath(absolute ? bundle_dir : JoinPath(CurrentDirectory(), bundle_dir));
+  std::string dir = NormalizePath(absolute ? bundle_dir : JoinPath(CurrentDirectory(), bundle_dir));
   return dir + ".publish-receipts";
 }
 
 std::string ReceiptKey(const Bundle& bundle, const std::string& destination,
                        const PublishOptions& options) {
-  std::string material = std::string(kReceiptFormat) + "\n" + WANDB_JOB_VERSION + "\n" +
-                         destination + "\nWANDB_ENTITY=" + GetEnv("WANDB_ENTITY") +
-                         "\nWANDB_PROJECT=" + GetEnv("WANDB_PROJECT") +
-                         "\nWANDB_JOB_INSECURE_REGISTRIES=" +
-                         GetEnv("WANDB_JOB_INSECURE_REGISTRIES") + "\naliases:";
+  std::string material =
+      std::string(kReceiptFormat) + "\n" + WANDB_JOB_VERSION + "\n" + destination +
+      "\nWANDB_ENTITY=" + GetEnv("WANDB_ENTITY") + "\nWANDB_PROJECT=" + GetEnv("WANDB_PROJECT") +
+      "\nWANDB_JOB_INSECURE_REGISTRIES=" + GetEnv("WANDB_JOB_INSECURE_REGISTRIES") + "\naliases:";
   for (const std::string& alias : options.extra_aliases) {
     material += " " + alias;
   }
@@ -137,7 +143,9 @@ bool WriteReceipt(const Bundle& bundle, const std::string& key, const JobPublish
   if (key.empty()) {
     return true;
   }
-  Json j{{"format", kReceiptFormat}, {"key", key}, {"stamps", stamps},
+  Json j{{"format", kReceiptFormat},
+         {"key", key},
+         {"stamps", stamps},
          {"result", ResultToJson(result)}};
   std::string dir = ReceiptDir(bundle.dir);
   return MakeDirs(dir, err) && WriteFileAtomic(ReceiptPath(bundle, key), j.dump(2) + "\n", err);

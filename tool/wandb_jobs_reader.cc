@@ -290,8 +290,8 @@ bool FetchWandbJobRuns(WandbClient* client, StoredCollection* job, std::string* 
         r.job = job->name;
         r.creator = Str(Member(node, "user"), "username");
         // W&B keeps each config key as {"value": ..., "desc": ...}; "_wandb" is the SDK's own.
-        json config = json::parse(Str(node, "config").empty() ? "{}" : Str(node, "config"),
-                                  nullptr, false);
+        json config =
+            json::parse(Str(node, "config").empty() ? "{}" : Str(node, "config"), nullptr, false);
         json values = json::object();
         if (config.is_object()) {
           for (const auto& [key, entry] : config.items()) {

@@ -3,17 +3,16 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <stdlib.h>
+#include <strings.h>
 #include <sys/time.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
-#include <strings.h>
-
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
-#include <atomic>
 #include <condition_variable>
 #include <cstring>
 #include <ctime>
@@ -24,8 +23,8 @@
 #include <utility>
 
 #include "file_util.h"
-#include "json_access.h"
 #include "job_views.h"
+#include "json_access.h"
 #include "log.h"
 #include "publish.h"
 #include "wandb_client.h"
@@ -650,9 +649,9 @@ class WandbRunReporter : public RunReporter {
         }
         lock.lock();
       }
-      if (finishing && (disabled_ || batch.complete ||
-                        (!complete_ && output_lines_.Pending() == 0 &&
-                         history_lines_.Pending() == 0))) {
+      if (finishing &&
+          (disabled_ || batch.complete ||
+           (!complete_ && output_lines_.Pending() == 0 && history_lines_.Pending() == 0))) {
         return;
       }
     }
@@ -765,9 +764,10 @@ class WandbRunReporter : public RunReporter {
     auto bound = std::chrono::duration<double>(options_.exit_flush_seconds);
     if (!sender_done_cv_.wait_for(lock, bound, [this] { return sender_done_; })) {
       cancelled_ = true;
-      Warning("W&B did not take the end of run %s within %g s (WANDB_JOB_EXIT_FLUSH_SECONDS); "
-              "its last output and metrics are not sent and it may stay running on W&B",
-              run_id_.c_str(), options_.exit_flush_seconds);
+      Warning(
+          "W&B did not take the end of run %s within %g s (WANDB_JOB_EXIT_FLUSH_SECONDS); "
+          "its last output and metrics are not sent and it may stay running on W&B",
+          run_id_.c_str(), options_.exit_flush_seconds);
     }
     lock.unlock();
     sender_.join();
@@ -810,8 +810,7 @@ double ExitFlushSecondsFromEnv() {
   double seconds = text.empty() ? -1 : strtod(text.c_str(), &end);
   if (text.empty() || end == nullptr || *end != '\0' || !(seconds >= 0) || seconds > 1e6) {
     if (!text.empty()) {
-      Warning("WANDB_JOB_EXIT_FLUSH_SECONDS=%s is not a number of seconds; using 30",
-              text.c_str());
+      Warning("WANDB_JOB_EXIT_FLUSH_SECONDS=%s is not a number of seconds; using 30", text.c_str());
     }
     return 30;
   }

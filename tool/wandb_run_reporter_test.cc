@@ -6,8 +6,8 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <thread>
 
 #include "file_util.h"
@@ -445,7 +445,7 @@ TEST(WandbRunReporterTest, OutputBeyondOneRequestIsSentInOrderInSeveral) {
     EXPECT_TRUE(h.reporter->History(json({{"i", i}, {"_step", i}}).dump(), &err));
   }
   EXPECT_TRUE(h.reporter->Finish(RunOutcome(), &err));
-  EXPECT_GE(h.Streams().size(), 4u);  // about 3.3 MB of output in requests of about 1 MB
+  EXPECT_GE(h.Streams().size(), 4u);   // about 3.3 MB of output in requests of about 1 MB
   auto lines = h.Lines("output.log");  // offsets checked in Lines()
   ASSERT_EQ(lines.size(), 30000u);
   EXPECT_EQ(lines[29999], "2023-11-14T22:13:20.250000Z 29999" + text);

@@ -299,8 +299,7 @@ bool WandbSink::Publish(const ArtifactUpload& upload, PublishedArtifact* out, st
     return false;
   }
   if (committed) {
-    Verbose("%s: the server already has this content (%s)", upload.name.c_str(),
-            result.id.c_str());
+    Verbose("%s: the server already has this content (%s)", upload.name.c_str(), result.id.c_str());
     *out = std::move(result);
     return true;
   }
@@ -518,8 +517,8 @@ bool WandbSink::UploadAndCommit(const ArtifactUpload& upload, const Run& run, st
   }
 
   // 6. Commit: the version becomes visible, numbered, and takes its aliases.
-  if (!GraphqlJson(client_, "CommitArtifact", kCommitArtifact, {{"artifactID", result->id}},
-                   &data, err)) {
+  if (!GraphqlJson(client_, "CommitArtifact", kCommitArtifact, {{"artifactID", result->id}}, &data,
+                   err)) {
     return false;
   }
   JsonFields<json> commit_reply(data), commit(data), committed(data);

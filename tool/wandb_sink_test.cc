@@ -307,9 +307,8 @@ TEST(WandbSinkTest, ManyFilesUploadInParallelEachOnce) {
 // the same birth artifact.
 TEST(WandbSinkTest, IdenticalContentIsUploadedOnce) {
   ScriptedServer server;
-  Harness h([&](const HttpRequest& req, HttpResponse* r, std::string*) {
-    return server.Handle(req, r);
-  });
+  Harness h(
+      [&](const HttpRequest& req, HttpResponse* r, std::string*) { return server.Handle(req, r); });
   ScopedTempDir dir;
   ArtifactUpload u = MakeUpload(dir, 2);
   for (const char* path : {"copy-a.txt", "sub/copy-b.txt"}) {

@@ -416,14 +416,16 @@ TEST(InputSchemaTest, BoundsAndEnumHoldTheDefault) {
                                     &schema, &err))
       << err;
   nlohmann::json j = nlohmann::json::parse(schema);
-  EXPECT_EQ(j["properties"]["lr"], nlohmann::json::parse(
-      R"({"type":"number","default":0.5,"minimum":0,"maximum":1,"enum":[0.1,0.5]})"));
+  EXPECT_EQ(j["properties"]["lr"],
+            nlohmann::json::parse(
+                R"({"type":"number","default":0.5,"minimum":0,"maximum":1,"enum":[0.1,0.5]})"));
   EXPECT_EQ(j["properties"]["epochs"]["minimum"], 3);
 
-  EXPECT_FALSE(InputSchemaFromConfig(R"({"opt":"adam"})", R"({"opt":{"enum":["sgd"]}})", &schema,
-                                     &err));
-  EXPECT_EQ(err, "input documentation for 'opt': the default \"adam\" is not one of the enum "
-                 "[\"sgd\"]");
+  EXPECT_FALSE(
+      InputSchemaFromConfig(R"({"opt":"adam"})", R"({"opt":{"enum":["sgd"]}})", &schema, &err));
+  EXPECT_EQ(err,
+            "input documentation for 'opt': the default \"adam\" is not one of the enum "
+            "[\"sgd\"]");
   EXPECT_FALSE(InputSchemaFromConfig(R"({"lr":2})", R"({"lr":{"maximum":1}})", &schema, &err));
   EXPECT_EQ(err, "input documentation for 'lr': the default 2 is above the maximum 1");
   EXPECT_FALSE(InputSchemaFromConfig(R"({"lr":-1})", R"({"lr":{"minimum":0}})", &schema, &err));
@@ -449,8 +451,9 @@ TEST(InputSchemaTest, Errors) {
   EXPECT_FALSE(InputSchemaFromConfig(R"({"a":1})", R"({"a":"text"})", &schema, &err));
   EXPECT_NE(err.find("expected {\"description\""), std::string::npos) << err;
   EXPECT_FALSE(InputSchemaFromConfig(R"({"a":1})", R"({"a":{"enum":[]}})", &schema, &err));
-  EXPECT_EQ(err, "input documentation for 'a': 'enum' is not a description (text), an enum (a "
-                 "non-empty list) or a minimum or maximum (a number, of a number)");
+  EXPECT_EQ(err,
+            "input documentation for 'a': 'enum' is not a description (text), an enum (a "
+            "non-empty list) or a minimum or maximum (a number, of a number)");
 }
 
 }  // namespace
